@@ -184,13 +184,23 @@ class MemoryIterator final : public Iterator {
     SkipEmpty();
   }
   void Seek(std::string_view target) override {
+    pos_ = 0;
     if (target.size() < 2) {
-      SeekToFirst();
+      // Every key has a 2-byte slot prefix, so a shorter target sorts just
+      // before the first key of slot (target[0] << 8).
+      slot_ = target.empty() ? 0 : static_cast<uint32_t>(static_cast<uint8_t>(target[0])) << 8;
+    } else {
+      slot_ = StorageKeySlot(target);
+    }
+    if (slot_ >= util::kSlotCount) {
+      slot_ = util::kSlotCount;  // past the last slot: nothing is >= target
       return;
     }
-    slot_ = StorageKeySlot(target);
-    const auto& v = engine_->slots_[slot_];
-    pos_ = static_cast<size_t>(std::lower_bound(v.begin(), v.end(), target, EntryLess) - v.begin());
+    if (target.size() >= 2) {
+      const auto& v = engine_->slots_[slot_];
+      pos_ =
+          static_cast<size_t>(std::lower_bound(v.begin(), v.end(), target, EntryLess) - v.begin());
+    }
     SkipEmpty();
   }
   void Next() override {

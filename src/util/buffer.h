@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace kv::util {
 
@@ -59,6 +60,12 @@ class Buffer {
     memmove(data_, data_ + start_, end_ - start_);
     end_ -= start_;
     start_ = 0;
+  }
+  void Swap(Buffer& o) {
+    std::swap(data_, o.data_);
+    std::swap(start_, o.start_);
+    std::swap(end_, o.end_);
+    std::swap(cap_, o.cap_);
   }
   // Frees memory beyond `keep` bytes of capacity when the buffer is empty.
   void ShrinkIfEmpty(size_t keep) {

@@ -81,7 +81,12 @@ bool ParseDouble(std::string_view s, double* out) {
   char* end = nullptr;
   errno = 0;
   double v = strtod(buf, &end);
-  if (end != buf + s.size() || (errno == ERANGE && v == 0) || std::isnan(v)) return false;
+  // Like Redis's getDoubleFromObject: overflow ("1e400") is an error, not
+  // an infinity; only the text "inf" means infinity.
+  if (end != buf + s.size() || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0)) ||
+      std::isnan(v)) {
+    return false;
+  }
   *out = v;
   return true;
 }

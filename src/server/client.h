@@ -1,0 +1,80 @@
+// Client: the server-side state of one connection: protocol version, auth,
+// name, the MULTI queue, and the reply writer bound to its output buffer.
+//
+// Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/connection.h"
+#include "resp/parser.h"
+#include "resp/reply.h"
+
+namespace kv::server {
+
+struct Command;
+
+class Client {
+ public:
+  Client(uint64_t id, net::Connection* conn, const resp::ParseLimits* limits, int64_t now_ms)
+      : id_(id),
+        conn_(conn),
+        parser_(limits),
+        reply_(&conn->output(), 2),
+        created_ms_(now_ms),
+        peer_(conn->PeerAddress()),
+        local_(conn->LocalAddress()) {
+    last_interaction_ms = now_ms;
+  }
+
+  uint64_t id() const { return id_; }
+  net::Connection* conn() { return conn_; }
+  resp::RespParser& parser() { return parser_; }
+  resp::ReplyWriter& reply() { return reply_; }
+  std::vector<std::string_view>& argv() { return argv_; }
+
+  int protocol() const { return reply_.protocol(); }
+  void set_protocol(int p) { reply_.set_protocol(p); }
+
+  bool authenticated = false;
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  bool readonly = false;
+
+  // MULTI state: queued commands (copied out of the input buffer) and
+  // whether one failed to queue (EXEC then aborts).
+  bool in_multi = false;
+  bool multi_error = false;
+  std::vector<std::vector<std::string>> multi_queue;
+
+  // Set when the client is on the server's flush list this iteration.
+  bool pending_flush = false;
+  // Stop processing input (QUIT, protocol error, KILL): set before the
+  // connection is asked to close.
+  bool close_requested = false;
+  // Input processing paused by back-pressure.
+  bool paused = false;
+
+  int64_t created_ms() const { return created_ms_; }
+  int64_t last_interaction_ms = 0;
+  int64_t soft_limit_since_ms = 0;
+  const char* last_command = "NULL";
+  const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }
+
+ private:
+  uint64_t id_;
+  net::Connection* conn_;
+  resp::RespParser parser_;
+  resp::ReplyWriter reply_;
+  std::vector<std::string_view> argv_;
+  int64_t created_ms_;
+  std::string peer_;
+  std::string local_;
+};
+
+}  // namespace kv::server

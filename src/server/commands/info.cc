@@ -1,0 +1,241 @@
+// INFO: the server's state as Redis-style "field:value" sections.
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "server/commands/commands.h"
+#include "server/commands/common.h"
+#include "util/memory.h"
+#include "util/strings.h"
+
+namespace kv::server::commands {
+
+namespace {
+
+std::string Human(double bytes) {
+  const char* units[] = {"B", "K", "M", "G", "T", "P"};
+  int u = 0;
+  while (bytes >= 1024 && u < 5) {
+    bytes /= 1024;
+    u++;
+  }
+  char buf[32];
+  if (u == 0) {
+    snprintf(buf, sizeof(buf), "%.0fB", bytes);
+  } else {
+    snprintf(buf, sizeof(buf), "%.2f%s", bytes, units[u]);
+  }
+  return buf;
+}
+
+class InfoBuilder {
+ public:
+  void Section(const char* name) {
+    if (!out_.empty()) out_ += "\r\n";
+    out_ += "# ";
+    out_ += name;
+    out_ += "\r\n";
+  }
+  void Field(const char* name, const std::string& value) {
+    out_ += name;
+    out_ += ':';
+    out_ += value;
+    out_ += "\r\n";
+  }
+  void Field(const char* name, int64_t v) { Field(name, std::to_string(v)); }
+  void Field(const char* name, uint64_t v) { Field(name, std::to_string(v)); }
+  void FieldF(const char* name, double v, int decimals) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+    Field(name, std::string(buf));
+  }
+  std::string& text() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+void ServerSection(Server& server, InfoBuilder& b) {
+  b.Section("Server");
+  b.Field("redis_version", std::string(kRedisCompatVersion));
+  b.Field("kv_version", std::string(KV_VERSION));
+  b.Field("redis_git_sha1", "00000000");
+  b.Field("redis_git_dirty", "0");
+  b.Field("redis_build_id", "0");
+  b.Field("redis_mode", "standalone");
+  utsname u{};
+  uname(&u);
+  b.Field("os", std::string(u.sysname) + " " + u.release + " " + u.machine);
+  b.Field("arch_bits", static_cast<int64_t>(sizeof(void*) * 8));
+  b.Field("monotonic_clock", "POSIX clock_gettime");
+  b.Field("multiplexing_api", "libuv");
+  b.Field("gcc_version", std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+                             std::to_string(__GNUC_PATCHLEVEL__));
+  b.Field("process_id", static_cast<int64_t>(getpid()));
+  b.Field("run_id", server.run_id());
+  b.Field("tcp_port", server.config().values().port);
+  int64_t now = server.keyspace().now_ms();
+  b.Field("server_time_usec", now * 1000);
+  int64_t up = (now - server.start_time_ms()) / 1000;
+  b.Field("uptime_in_seconds", up);
+  b.Field("uptime_in_days", up / 86400);
+  b.Field("hz", server.config().values().hz);
+  b.Field("configured_hz", server.config().values().hz);
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  b.Field("executable", n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string());
+  b.Field("config_file", server.config().config_file());
+  b.Field("io_threads_active", "0");
+  b.Field("node_id", [&] {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%016llx",
+             static_cast<unsigned long long>(server.keyspace().node_id()));
+    return std::string(buf);
+  }());
+}
+
+void ClientsSection(Server& server, InfoBuilder& b) {
+  b.Section("Clients");
+  size_t max_in = 0, max_out = 0;
+  for (const auto& [id, c] : server.clients()) {
+    max_in = std::max(max_in, c->conn()->input().size());
+    max_out = std::max(max_out, c->conn()->pending_output());
+  }
+  b.Field("connected_clients", static_cast<uint64_t>(server.clients().size()));
+  b.Field("cluster_connections", "0");
+  b.Field("maxclients", server.config().values().maxclients);
+  b.Field("client_recent_max_input_buffer", static_cast<uint64_t>(max_in));
+  b.Field("client_recent_max_output_buffer", static_cast<uint64_t>(max_out));
+  b.Field("blocked_clients", "0");
+  b.Field("tracking_clients", "0");
+  b.Field("clients_in_timeout_table", "0");
+}
+
+void MemorySection(Server& server, InfoBuilder& b) {
+  util::MemoryStats m = util::ReadMemoryStats();
+  static size_t peak = 0;
+  if (m.allocated > peak) peak = m.allocated;
+  b.Section("Memory");
+  b.Field("used_memory", static_cast<uint64_t>(m.allocated));
+  b.Field("used_memory_human", Human(static_cast<double>(m.allocated)));
+  b.Field("used_memory_rss", static_cast<uint64_t>(m.rss));
+  b.Field("used_memory_rss_human", Human(static_cast<double>(m.rss)));
+  b.Field("used_memory_peak", static_cast<uint64_t>(peak));
+  b.Field("used_memory_peak_human", Human(static_cast<double>(peak)));
+  storage::EngineStats es = server.keyspace().EngineStats();
+  b.Field("used_memory_dataset", es.data_bytes);
+  size_t total = util::TotalSystemMemory();
+  b.Field("total_system_memory", static_cast<uint64_t>(total));
+  b.Field("total_system_memory_human", Human(static_cast<double>(total)));
+  b.Field("maxmemory", "0");
+  b.Field("maxmemory_human", "0B");
+  b.Field("maxmemory_policy", "noeviction");
+  b.Field("allocator_allocated", static_cast<uint64_t>(m.allocated));
+  b.Field("allocator_active", static_cast<uint64_t>(m.active));
+  b.Field("allocator_resident", static_cast<uint64_t>(m.resident));
+  double frag = m.allocated ? static_cast<double>(m.active) / static_cast<double>(m.allocated) : 0;
+  b.FieldF("allocator_frag_ratio", frag, 2);
+  b.Field("allocator_frag_bytes",
+          static_cast<int64_t>(m.active) - static_cast<int64_t>(m.allocated));
+  double rss_ratio = m.allocated ? static_cast<double>(m.rss) / static_cast<double>(m.allocated) : 0;
+  b.FieldF("mem_fragmentation_ratio", rss_ratio, 2);
+  b.Field("mem_fragmentation_bytes",
+          static_cast<int64_t>(m.rss) - static_cast<int64_t>(m.allocated));
+  b.Field("mem_allocator", m.allocator);
+}
+
+void PersistenceSection(Server& server, InfoBuilder& b) {
+  b.Section("Persistence");
+  b.Field("loading", "0");
+  b.Field("async_loading", "0");
+  b.Field("storage_engine", server.config().values().storage);
+  // The memory engine keeps nothing across restarts; the LSM changes this.
+  b.Field("rdb_changes_since_last_save", "0");
+  b.Field("rdb_bgsave_in_progress", "0");
+  b.Field("rdb_last_bgsave_status", "ok");
+  b.Field("aof_enabled", "0");
+  b.Field("aof_rewrite_in_progress", "0");
+  b.Field("aof_last_write_status", "ok");
+}
+
+void StatsSection(Server& server, InfoBuilder& b) {
+  const ServerStats& s = server.stats();
+  const KeyspaceStats& k = server.keyspace().stats();
+  b.Section("Stats");
+  b.Field("total_connections_received", s.connections_received);
+  b.Field("total_commands_processed", s.commands_processed);
+  b.Field("instantaneous_ops_per_sec", static_cast<int64_t>(server.InstantaneousOpsPerSec()));
+  b.Field("total_net_input_bytes", server.TotalNetInputBytes());
+  b.Field("total_net_output_bytes", server.TotalNetOutputBytes());
+  b.Field("rejected_connections", s.rejected_connections);
+  b.Field("expired_keys", k.expired);
+  b.Field("evicted_keys", "0");
+  b.Field("keyspace_hits", k.hits);
+  b.Field("keyspace_misses", k.misses);
+  b.Field("total_error_replies", s.error_replies);
+}
+
+void ReplicationSection(InfoBuilder& b) {
+  b.Section("Replication");
+  b.Field("role", "master");
+  b.Field("connected_slaves", "0");
+}
+
+void CpuSection(InfoBuilder& b) {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  b.Section("CPU");
+  b.FieldF("used_cpu_sys", static_cast<double>(self.ru_stime.tv_sec) + self.ru_stime.tv_usec / 1e6, 6);
+  b.FieldF("used_cpu_user", static_cast<double>(self.ru_utime.tv_sec) + self.ru_utime.tv_usec / 1e6, 6);
+}
+
+void ClusterSection(InfoBuilder& b) {
+  b.Section("Cluster");
+  b.Field("cluster_enabled", "0");
+}
+
+void KeyspaceSection(Server& server, InfoBuilder& b) {
+  b.Section("Keyspace");
+  storage::EngineStats es = server.keyspace().EngineStats();
+  if (es.keys > 0) {
+    b.Field("db0", "keys=" + std::to_string(es.keys) +
+                       ",expires=" + std::to_string(es.keys_with_expiry) + ",avg_ttl=0");
+  }
+}
+
+}  // namespace
+
+void Info(Server& server, Client& client, const Argv& argv) {
+  static const char* kDefault[] = {"server",      "clients", "memory", "persistence", "stats",
+                                   "replication", "cpu",     "cluster", "keyspace"};
+  std::vector<std::string> wanted;
+  for (size_t i = 1; i < argv.size(); i++) {
+    std::string s(argv[i]);
+    util::ToLowerAscii(&s);
+    if (s == "all" || s == "everything" || s == "default") {
+      wanted.assign(std::begin(kDefault), std::end(kDefault));
+    } else {
+      wanted.push_back(s);
+    }
+  }
+  if (wanted.empty()) wanted.assign(std::begin(kDefault), std::end(kDefault));
+  auto want = [&](const char* name) {
+    return std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+  };
+  InfoBuilder b;
+  if (want("server")) ServerSection(server, b);
+  if (want("clients")) ClientsSection(server, b);
+  if (want("memory")) MemorySection(server, b);
+  if (want("persistence")) PersistenceSection(server, b);
+  if (want("stats")) StatsSection(server, b);
+  if (want("replication")) ReplicationSection(b);
+  if (want("cpu")) CpuSection(b);
+  if (want("cluster")) ClusterSection(b);
+  if (want("keyspace")) KeyspaceSection(server, b);
+  client.reply().Verbatim(b.text());
+}
+
+}  // namespace kv::server::commands

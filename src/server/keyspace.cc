@@ -1,0 +1,193 @@
+#include "server/keyspace.h"
+
+#include "util/clock.h"
+#include "util/crc16.h"
+#include "util/log.h"
+
+namespace kv::server {
+
+Keyspace::Keyspace(std::unique_ptr<storage::Engine> engine, uint64_t node_id)
+    : engine_(std::move(engine)), node_id_(node_id), now_ms_(util::WallMs()) {}
+
+const storage::VersionView* Keyspace::Lookup(std::string_view key) {
+  storage::MakeStorageKey(util::KeySlot(key), key, &skey_);
+  std::string_view stored;
+  util::Status s = engine_->Get(skey_, &stored, &scratch_);
+  if (!s.ok()) {
+    record_.context.clear();
+    record_.siblings.clear();
+    if (!s.IsNotFound()) KV_LOG_WARNING("storage read failed: %s", s.ToString().c_str());
+    return nullptr;
+  }
+  s = storage::DecodeRecord(stored, &record_);
+  if (!s.ok()) {
+    KV_LOG_WARNING("undecodable record for key of %zu bytes: %s", key.size(),
+                   s.ToString().c_str());
+    record_.context.clear();
+    record_.siblings.clear();
+    return nullptr;
+  }
+  const storage::VersionView* w = record_.Winner();
+  if (w == nullptr || w->tombstone) return nullptr;
+  if (w->ExpiredAt(now_ms_)) {
+    (void)engine_->Delete(skey_);
+    stats_.expired++;
+    record_.context.clear();
+    record_.siblings.clear();
+    return nullptr;
+  }
+  return w;
+}
+
+bool Keyspace::Get(std::string_view key, std::string_view* value, int64_t* expire_at_ms,
+                   bool count_stats) {
+  const storage::VersionView* w = Lookup(key);
+  if (w == nullptr) {
+    if (count_stats) stats_.misses++;
+    return false;
+  }
+  if (count_stats) stats_.hits++;
+  *value = w->value;
+  *expire_at_ms = w->expire_at_ms;
+  return true;
+}
+
+bool Keyspace::Exists(std::string_view key) { return Lookup(key) != nullptr; }
+
+util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms, bool) {
+  // The new context is what this replica holds plus the new dot: a plain
+  // write supersedes every sibling stored here (DESIGN.md section 4).
+  counter_++;
+  bool found = false;
+  for (storage::Dot& d : record_.context) {
+    if (d.node == node_id_) {
+      d.counter = counter_;
+      found = true;
+    }
+  }
+  if (!found) record_.context.push_back(storage::Dot{node_id_, counter_});
+  storage::VersionView v;
+  v.dot = storage::Dot{node_id_, counter_};
+  v.timestamp_ms = now_ms_;
+  v.expire_at_ms = expire_at_ms;
+  v.value = value;
+  encoded_.clear();
+  storage::EncodeSingleVersion(record_.context, v, &encoded_);
+  return engine_->Put(skey_, encoded_, expire_at_ms);
+}
+
+util::Status Keyspace::Set(std::string_view key, std::string_view value, int64_t expire_at_ms) {
+  const storage::VersionView* w = Lookup(key);
+  return WriteVersion(value, expire_at_ms, w != nullptr);
+}
+
+bool Keyspace::Delete(std::string_view key) {
+  if (Lookup(key) == nullptr) return false;
+  // With one replica a delete can drop the record outright; replication
+  // will turn this into a tombstone version (DESIGN.md section 4).
+  (void)engine_->Delete(skey_);
+  return true;
+}
+
+bool Keyspace::SetExpire(std::string_view key, int64_t expire_at_ms) {
+  const storage::VersionView* w = Lookup(key);
+  if (w == nullptr) return false;
+  util::Status s = WriteVersion(w->value, expire_at_ms, true);
+  if (!s.ok()) KV_LOG_WARNING("storage write failed: %s", s.ToString().c_str());
+  return s.ok();
+}
+
+namespace {
+constexpr int kCursorPrefixBytes = 6;
+
+uint64_t CursorOf(std::string_view skey) {
+  uint64_t c = static_cast<uint64_t>(storage::StorageKeySlot(skey)) << 48;
+  std::string_view user = storage::StorageKeyUserKey(skey);
+  for (int i = 0; i < kCursorPrefixBytes; i++) {
+    uint64_t b = i < static_cast<int>(user.size()) ? static_cast<uint8_t>(user[static_cast<size_t>(i)]) : 0;
+    c |= b << (8 * (kCursorPrefixBytes - 1 - i));
+  }
+  return c;
+}
+
+// The smallest storage key whose cursor is `cursor`: the prefix without
+// trailing zero bytes (they may be padding), so no key is skipped.
+std::string SeekTargetOf(uint64_t cursor) {
+  std::string t;
+  t.push_back(static_cast<char>((cursor >> 56) & 0x3f));
+  t.push_back(static_cast<char>((cursor >> 48) & 0xff));
+  for (int i = 0; i < kCursorPrefixBytes; i++) {
+    t.push_back(static_cast<char>((cursor >> (8 * (kCursorPrefixBytes - 1 - i))) & 0xff));
+  }
+  while (t.size() > 2 && t.back() == '\0') t.pop_back();
+  return t;
+}
+}  // namespace
+
+uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
+                        const std::function<void(std::string_view)>& emit) {
+  if (count == 0) count = 1;
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
+  it->Seek(SeekTargetOf(cursor));
+  size_t visited = 0;
+  uint64_t last_cursor = 0;
+  std::vector<std::string> expired;
+  storage::RecordView rec;
+  while (it->Valid()) {
+    uint64_t here = CursorOf(it->key());
+    if (visited >= count && here != last_cursor) {
+      // Finish keys that share the last prefix first, so the cursor always
+      // moves strictly forward.
+      for (const std::string& k : expired) (void)engine_->Delete(k);
+      stats_.expired += expired.size();
+      return here;
+    }
+    visited++;
+    last_cursor = here;
+    if (storage::DecodeRecord(it->value(), &rec).ok()) {
+      const storage::VersionView* w = rec.Winner();
+      if (w != nullptr && !w->tombstone) {
+        if (w->ExpiredAt(now_ms_)) {
+          expired.emplace_back(it->key());
+        } else {
+          emit(storage::StorageKeyUserKey(it->key()));
+        }
+      }
+    }
+    it->Next();
+  }
+  it.reset();
+  for (const std::string& k : expired) (void)engine_->Delete(k);
+  stats_.expired += expired.size();
+  return 0;
+}
+
+void Keyspace::ForEachKey(const std::function<void(std::string_view)>& emit) {
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
+  storage::RecordView rec;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!storage::DecodeRecord(it->value(), &rec).ok()) continue;
+    const storage::VersionView* w = rec.Winner();
+    if (w == nullptr || w->tombstone || w->ExpiredAt(now_ms_)) continue;
+    emit(storage::StorageKeyUserKey(it->key()));
+  }
+}
+
+size_t Keyspace::ActiveExpireCycle(int64_t budget_us, int effort) {
+  int64_t start = util::MonotonicUs();
+  size_t total = 0;
+  const size_t per_round = 20 * static_cast<size_t>(effort);
+  while (true) {
+    size_t sampled = 0;
+    size_t deleted = engine_->DeleteExpiredSample(now_ms_, per_round, &sampled);
+    total += deleted;
+    // Keep going while more than a quarter of the sample was expired, as
+    // Redis does: the keyspace is likely full of expired keys.
+    if (sampled == 0 || deleted * 4 <= sampled) break;
+    if (util::MonotonicUs() - start > budget_us) break;
+  }
+  stats_.expired += total;
+  return total;
+}
+
+}  // namespace kv::server

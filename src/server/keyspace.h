@@ -1,0 +1,94 @@
+// Keyspace: the Redis-visible view of a node's data. Maps user keys to
+// storage keys (slot + key), turns every write into a new version (a fresh
+// dot from this node, a timestamp, an expiry) whose context covers what was
+// stored, and applies TTL semantics: a key whose winning version has expired
+// reads as missing and is deleted on access (lazy expiry), and an active
+// cycle samples keys with a TTL like Redis's activeExpireCycle.
+//
+// Thread safety: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/engine.h"
+#include "storage/record.h"
+#include "util/status.h"
+
+namespace kv::server {
+
+struct KeyspaceStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t expired = 0;
+};
+
+class Keyspace {
+ public:
+  Keyspace(std::unique_ptr<storage::Engine> engine, uint64_t node_id);
+
+  // The time every TTL decision uses until the next call (Redis caches the
+  // clock per command batch too, so a pipeline sees one consistent "now").
+  void set_now_ms(int64_t now) { now_ms_ = now; }
+  int64_t now_ms() const { return now_ms_; }
+  uint64_t node_id() const { return node_id_; }
+
+  // Live value of `key`. True with *value (valid until the next write) and
+  // *expire_at_ms (0 = none); false if missing or expired. Counts a
+  // keyspace hit or miss when `count_stats`.
+  bool Get(std::string_view key, std::string_view* value, int64_t* expire_at_ms,
+           bool count_stats = true);
+  bool Exists(std::string_view key);
+  // Writes `value` as a new version superseding what is stored.
+  [[nodiscard]] util::Status Set(std::string_view key, std::string_view value,
+                                 int64_t expire_at_ms);
+  // Removes a live key. True if it existed.
+  bool Delete(std::string_view key);
+  // Changes only the expiry of a live key (a new version with the same
+  // value). False if the key is missing.
+  bool SetExpire(std::string_view key, int64_t expire_at_ms);
+
+  uint64_t KeyCount() const { return engine_->Stats().keys; }
+  uint64_t KeysWithExpiry() const { return engine_->Stats().keys_with_expiry; }
+  storage::EngineStats EngineStats() const { return engine_->Stats(); }
+  [[nodiscard]] util::Status Clear() { return engine_->Clear(); }
+
+  // One SCAN step from `cursor`: visits at least `count` stored keys (more
+  // if needed to finish keys sharing the cursor's prefix) and calls `emit`
+  // for each live one. Returns the next cursor, 0 when done. Cursors encode
+  // a position in storage-key order (slot << 48 | first 6 key bytes), so
+  // they stay valid across restarts and rehashing: every key present for
+  // the whole scan is returned at least once.
+  uint64_t Scan(uint64_t cursor, size_t count, const std::function<void(std::string_view)>& emit);
+  // Calls `emit` for every live key in storage-key order.
+  void ForEachKey(const std::function<void(std::string_view)>& emit);
+
+  // Active expiry: deletes expired keys by sampling for at most
+  // `budget_us`. Returns how many it deleted.
+  size_t ActiveExpireCycle(int64_t budget_us, int effort);
+
+  const KeyspaceStats& stats() const { return stats_; }
+  void ResetStats() { stats_ = KeyspaceStats(); }
+
+ private:
+  // Looks up and decodes; handles lazy expiry. Fills record_ and returns
+  // the winner, or nullptr if missing/expired/tombstone.
+  const storage::VersionView* Lookup(std::string_view key);
+  util::Status WriteVersion(std::string_view value, int64_t expire_at_ms, bool had_record);
+
+  std::unique_ptr<storage::Engine> engine_;
+  uint64_t node_id_;
+  uint64_t counter_ = 0;
+  int64_t now_ms_ = 0;
+  KeyspaceStats stats_;
+  // Scratch space reused by every call, so the hot path does not allocate.
+  std::string skey_;
+  std::string scratch_;
+  std::string encoded_;
+  storage::RecordView record_;
+};
+
+}  // namespace kv::server

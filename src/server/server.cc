@@ -1,0 +1,462 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "storage/memory_engine.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/random.h"
+
+namespace kv::server {
+
+namespace {
+
+constexpr const char kProtectedModeMessage[] =
+    "-DENIED kv is running in protected mode because protected mode is enabled, no bind address "
+    "was set and no password is set for the default user. In this mode connections are only "
+    "accepted from the loopback interface. To accept other clients: 1) set a password with "
+    "'requirepass', or 2) bind to an explicit address with 'bind', or 3) disable protected mode "
+    "with 'CONFIG SET protected-mode no' from the loopback interface (make sure the server is "
+    "not reachable from the internet), or restart it with '--protected-mode no'.\r\n";
+
+std::string RandomHex(size_t chars) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  uint64_t bits = 0;
+  for (size_t i = 0; i < chars; i++) {
+    if (i % 16 == 0) bits = util::OsRandom64();
+    s.push_back(kHex[bits & 15]);
+    bits >>= 4;
+  }
+  return s;
+}
+
+// Silences the handler of a connection refused at accept time.
+class RejectedHandler : public net::Connection::Handler {
+ public:
+  void OnReadable(net::Connection*) override {}
+  void OnDrained(net::Connection*) override {}
+  void OnClosed(net::Connection*) override {}
+};
+RejectedHandler g_rejected_handler;
+
+util::LogLevel ParseLogLevel(const std::string& s) {
+  if (s == "debug") return util::LogLevel::kDebug;
+  if (s == "verbose") return util::LogLevel::kVerbose;
+  if (s == "warning") return util::LogLevel::kWarning;
+  return util::LogLevel::kNotice;
+}
+
+bool MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); i++) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
+    }
+    if (i < path.size()) cur.push_back(path[i]);
+  }
+  return true;
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {
+  uv_loop_init(&loop_);
+  run_id_ = RandomHex(40);
+  start_time_ms_ = util::WallMs();
+  ApplyConfig();
+}
+
+Server::~Server() {
+  clients_.clear();
+  listener_.reset();
+  flush_hook_.reset();
+  cron_timer_.reset();
+  signals_.clear();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop_) != 0) {
+    net::CloseAllHandles(&loop_);
+    (void)uv_loop_close(&loop_);
+  }
+}
+
+void Server::ApplyConfig() {
+  const ConfigValues& v = config_.values();
+  util::SetLogLevel(ParseLogLevel(v.loglevel));
+  parse_limits_.max_bulk_len = v.proto_max_bulk_len;
+}
+
+util::Status Server::Start() {
+  const ConfigValues& v = config_.values();
+  if (!MakeDirs(v.dir)) {
+    return util::Status::IOError("can't create data directory '" + v.dir + "': " + strerror(errno));
+  }
+  // A memory engine starts empty, so this process gets a fresh node id:
+  // its dots can never repeat counters an earlier incarnation handed out
+  // (Riak's KV679). The LSM will persist the id next to the data.
+  uint64_t node_id = util::OsRandom64();
+  keyspace_ = std::make_unique<Keyspace>(std::make_unique<storage::MemoryEngine>(), node_id);
+
+  listener_ = std::make_unique<net::Listener>(&loop_, [this](net::Connection* c) { OnAccept(c); });
+  util::Status s =
+      listener_->Listen(v.bind, static_cast<int>(v.port), static_cast<int>(v.tcp_backlog));
+  if (!s.ok()) return s;
+
+  flush_hook_ = std::make_unique<net::CheckHook>(&loop_, [this] { FlushPending(); });
+  cron_timer_ = std::make_unique<net::Timer>(&loop_, [this] { Cron(); });
+  uint64_t period = static_cast<uint64_t>(1000 / v.hz);
+  cron_timer_->Start(period, period);
+  for (int sig : {SIGTERM, SIGINT}) {
+    signals_.push_back(std::make_unique<net::SignalWatcher>(&loop_, sig, [this](int signum) {
+      RequestShutdown(signum == SIGINT ? "Received SIGINT scheduling shutdown..."
+                                       : "Received SIGTERM scheduling shutdown...");
+    }));
+  }
+  signal(SIGPIPE, SIG_IGN);
+  ops_last_us_ = util::MonotonicUs();
+  KV_LOG_NOTICE("kv %s (redis %s compatible) started, pid=%d, node=%016llx, storage=%s", KV_VERSION,
+                kRedisCompatVersion, static_cast<int>(getpid()),
+                static_cast<unsigned long long>(node_id), v.storage.c_str());
+  std::string binds;
+  for (const std::string& b : v.bind) binds += (binds.empty() ? "" : " ") + b;
+  KV_LOG_NOTICE("Ready to accept connections tcp on %s port %lld", binds.c_str(),
+                static_cast<long long>(v.port));
+  return util::Status::OK();
+}
+
+int Server::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exit_code_;
+}
+
+void Server::RequestShutdown(const char* reason) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  KV_LOG_WARNING("%s", reason);
+  if (listener_) listener_->Close();
+  for (auto& [id, c] : clients_) c->conn()->Close();
+  flush_hook_.reset();
+  cron_timer_.reset();
+  signals_.clear();
+  KV_LOG_WARNING("kv is now ready to exit, bye bye...");
+}
+
+void Server::OnAccept(net::Connection* conn) {
+  const ConfigValues& v = config_.values();
+  stats_.connections_received++;
+  if (shutting_down_) {
+    conn->set_handler(&g_rejected_handler);
+    conn->Close();
+    return;
+  }
+  if (static_cast<int64_t>(clients_.size()) >= v.maxclients) {
+    stats_.rejected_connections++;
+    conn->set_handler(&g_rejected_handler);
+    conn->output().Append("-ERR max number of clients reached\r\n");
+    conn->CloseAfterFlush();
+    conn->Flush();
+    return;
+  }
+  if (v.protected_mode && !v.bind_explicit && v.requirepass.empty() &&
+      !conn->peer_is_loopback()) {
+    stats_.rejected_connections++;
+    KV_LOG_WARNING("Possible SECURITY ATTACK detected: connection from %s refused by protected mode",
+                   conn->PeerAddress().c_str());
+    conn->set_handler(&g_rejected_handler);
+    conn->output().Append(kProtectedModeMessage);
+    conn->CloseAfterFlush();
+    conn->Flush();
+    return;
+  }
+  uint64_t id = next_client_id_++;
+  auto client = std::make_unique<Client>(id, conn, &parse_limits_, keyspace_->now_ms());
+  client->authenticated = v.requirepass.empty();
+  conn->set_handler(this);
+  conn->set_user_data(client.get());
+  conn->StartReading();
+  KV_LOG_VERBOSE("Accepted %s", conn->PeerAddress().c_str());
+  clients_.emplace(id, std::move(client));
+}
+
+void Server::OnReadable(net::Connection* conn) {
+  Client& c = *static_cast<Client*>(conn->user_data());
+  ProcessInput(c);
+  MarkPendingFlush(c);
+}
+
+void Server::OnDrained(net::Connection* conn) {
+  Client& c = *static_cast<Client*>(conn->user_data());
+  if (c.paused && !c.close_requested) {
+    c.paused = false;
+    conn->StartReading();
+    ProcessInput(c);
+    conn->Flush();
+  }
+}
+
+void Server::OnClosed(net::Connection* conn) {
+  auto* c = static_cast<Client*>(conn->user_data());
+  if (c == nullptr) return;
+  stats_.net_input_bytes += conn->bytes_read();
+  stats_.net_output_bytes += conn->bytes_written();
+  for (size_t i = 0; i < pending_flush_.size(); i++) {
+    if (pending_flush_[i] == c) pending_flush_[i] = nullptr;
+  }
+  KV_LOG_VERBOSE("Client closed connection id=%llu addr=%s",
+                 static_cast<unsigned long long>(c->id()), c->peer().c_str());
+  clients_.erase(c->id());
+}
+
+void Server::ProcessInput(Client& c) {
+  if (c.close_requested || c.paused) return;
+  net::Connection* conn = c.conn();
+  util::Buffer& in = conn->input();
+  keyspace_->set_now_ms(util::WallMs());
+  c.last_interaction_ms = keyspace_->now_ms();
+  const int64_t backpressure = config_.values().client_output_backpressure_bytes;
+  size_t done = 0;
+  std::vector<std::string_view>& argv = c.argv();
+  while (done < in.size()) {
+    if (conn->pending_output() > static_cast<size_t>(backpressure)) {
+      // Stop reading a client that does not read its replies: its input
+      // stays in the socket, not in our memory.
+      c.paused = true;
+      conn->StopReading();
+      break;
+    }
+    size_t consumed = 0;
+    resp::ParseStatus st =
+        c.parser().Parse(in.data() + done, in.size() - done, c.authenticated, &consumed, &argv);
+    if (st == resp::ParseStatus::kNeedMore) break;
+    if (st == resp::ParseStatus::kError) {
+      KV_LOG_VERBOSE("Protocol error (%s) from client: id=%llu addr=%s",
+                     c.parser().error().c_str(), static_cast<unsigned long long>(c.id()),
+                     c.peer().c_str());
+      ReplyError(c, "ERR " + c.parser().error());
+      CloseClientAfterReply(c);
+      done = in.size();
+      break;
+    }
+    done += consumed;
+    if (argv.empty()) continue;
+    Dispatch(c, argv);
+    if (c.close_requested) {
+      done = in.size();
+      break;
+    }
+  }
+  in.Consume(done);
+  if (c.close_requested) return;
+  if (!in.empty()) {
+    size_t need = c.parser().bytes_needed();
+    if (static_cast<int64_t>(in.size()) > config_.values().client_query_buffer_limit) {
+      KV_LOG_WARNING("Closing client that reached max query buffer length: id=%llu addr=%s",
+                     static_cast<unsigned long long>(c.id()), c.peer().c_str());
+      KillClient(c);
+      return;
+    }
+    // Size the buffer once for a large pending value instead of doubling.
+    if (need > in.size()) in.Reserve(need - in.size());
+  }
+}
+
+void Server::Dispatch(Client& c, const Argv& argv) {
+  stats_.commands_processed++;
+  const Command* cmd = commands_.Find(argv[0]);
+  if (cmd == nullptr) {
+    std::string msg = "ERR unknown command '";
+    msg.append(argv[0].substr(0, 128));
+    msg += "', with args beginning with: ";
+    for (size_t i = 1; i < argv.size() && msg.size() < 128 + 60; i++) {
+      msg += "'";
+      msg.append(argv[i].substr(0, 128));
+      msg += "' ";
+    }
+    if (c.in_multi) c.multi_error = true;
+    ReplyError(c, msg);
+    return;
+  }
+  int argc = static_cast<int>(argv.size());
+  if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+    if (c.in_multi) c.multi_error = true;
+    ReplyError(c, std::string("ERR wrong number of arguments for '") + cmd->name + "' command");
+    return;
+  }
+  if (!c.authenticated && !(cmd->flags & kCmdNoAuth)) {
+    if (c.in_multi) c.multi_error = true;
+    ReplyError(c, "NOAUTH Authentication required.");
+    return;
+  }
+  if (c.in_multi && !(cmd->flags & kCmdNoMulti)) {
+    std::vector<std::string> copy(argv.begin(), argv.end());
+    c.multi_queue.push_back(std::move(copy));
+    c.reply().Raw("+QUEUED\r\n");
+    return;
+  }
+  c.last_command = cmd->name;
+  cmd->handler(*this, c, argv);
+}
+
+void Server::ReplyError(Client& c, std::string_view message) {
+  stats_.error_replies++;
+  c.reply().Error(message);
+}
+
+void Server::CloseClientAfterReply(Client& c) {
+  c.close_requested = true;
+  c.conn()->CloseAfterFlush();
+}
+
+void Server::KillClient(Client& c) {
+  c.close_requested = true;
+  c.conn()->Close();
+}
+
+void Server::MarkPendingFlush(Client& c) {
+  if (c.pending_flush) return;
+  c.pending_flush = true;
+  pending_flush_.push_back(&c);
+}
+
+void Server::FlushPending() {
+  // Index loop: resuming a paused client may add entries while we walk.
+  for (size_t i = 0; i < pending_flush_.size(); i++) {
+    Client* c = pending_flush_[i];
+    if (c == nullptr) continue;
+    c->pending_flush = false;
+    if (!CheckOutputLimits(*c)) continue;
+    c->conn()->Flush();
+  }
+  pending_flush_.clear();
+}
+
+bool Server::CheckOutputLimits(Client& c) {
+  const OutputBufferLimit& l = config_.values().client_output_buffer_limit;
+  size_t pending = c.conn()->pending_output();
+  int64_t now = keyspace_->now_ms();
+  bool over = false;
+  if (l.hard_bytes > 0 && static_cast<int64_t>(pending) > l.hard_bytes) {
+    over = true;
+  } else if (l.soft_bytes > 0 && static_cast<int64_t>(pending) > l.soft_bytes) {
+    if (c.soft_limit_since_ms == 0) c.soft_limit_since_ms = now;
+    over = now - c.soft_limit_since_ms > l.soft_seconds * 1000;
+  } else {
+    c.soft_limit_since_ms = 0;
+  }
+  if (over) {
+    KV_LOG_WARNING("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                   static_cast<unsigned long long>(c.id()), c.peer().c_str());
+    KillClient(c);
+    return false;
+  }
+  return true;
+}
+
+void Server::Cron() {
+  const ConfigValues& v = config_.values();
+  keyspace_->set_now_ms(util::WallMs());
+  int64_t now = keyspace_->now_ms();
+  cron_ticks_++;
+  // Active expiry gets a quarter of the cron period, like Redis's slow cycle.
+  int64_t budget_us = 250000 / v.hz;
+  keyspace_->ActiveExpireCycle(budget_us, static_cast<int>(v.active_expire_effort));
+
+  std::vector<Client*> to_close;
+  for (auto& [id, c] : clients_) {
+    if (c->close_requested) continue;
+    if (v.timeout > 0 && now - c->last_interaction_ms > v.timeout * 1000 &&
+        c->conn()->pending_output() == 0) {
+      KV_LOG_VERBOSE("Closing idle client id=%llu", static_cast<unsigned long long>(id));
+      to_close.push_back(c.get());
+    } else if (c->conn()->pending_output() > 0) {
+      CheckOutputLimits(*c);
+    }
+  }
+  for (Client* c : to_close) KillClient(*c);
+
+  int64_t now_us = util::MonotonicUs();
+  int64_t dt = now_us - ops_last_us_;
+  if (dt > 0) {
+    uint64_t count = stats_.commands_processed;
+    ops_samples_[ops_sample_index_++ % ops_samples_.size()] =
+        static_cast<double>(count - ops_last_count_) * 1e6 / static_cast<double>(dt);
+    ops_last_count_ = count;
+    ops_last_us_ = now_us;
+  }
+}
+
+double Server::InstantaneousOpsPerSec() const {
+  size_t n = ops_sample_index_ < ops_samples_.size() ? ops_sample_index_ : ops_samples_.size();
+  if (n == 0) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += ops_samples_[i];
+  return sum / static_cast<double>(n);
+}
+
+uint64_t Server::TotalNetInputBytes() const {
+  uint64_t n = stats_.net_input_bytes;
+  for (const auto& [id, c] : clients_) n += c->conn()->bytes_read();
+  return n;
+}
+
+uint64_t Server::TotalNetOutputBytes() const {
+  uint64_t n = stats_.net_output_bytes;
+  for (const auto& [id, c] : clients_) n += c->conn()->bytes_written();
+  return n;
+}
+
+void Server::ResetStats() {
+  stats_ = ServerStats();
+  keyspace_->ResetStats();
+}
+
+int Main(int argc, char** argv) {
+  Config config;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "-v" || args[0] == "--version")) {
+    printf("kv-server v=%s redis_compat=%s\n", KV_VERSION, kRedisCompatVersion);
+    return 0;
+  }
+  if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
+    printf(
+        "Usage: kv-server [/path/to/kv.conf] [--directive value ...]\n"
+        "       kv-server --version\n\n"
+        "Examples:\n"
+        "       kv-server conf/kv.conf\n"
+        "       kv-server --port 7777 --dir /tmp/kv\n"
+        "       kv-server conf/kv.conf --loglevel verbose\n");
+    return 0;
+  }
+  if (!args.empty() && args[0].rfind("--", 0) != 0) {
+    util::Status s = config.LoadFile(args[0]);
+    if (!s.ok()) {
+      fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%s\n", s.message().c_str());
+      return 1;
+    }
+    args.erase(args.begin());
+  }
+  util::Status s = config.LoadArgs(args);
+  if (!s.ok()) {
+    fprintf(stderr, "\n*** FATAL CONFIG ERROR ***\n%s\n", s.message().c_str());
+    return 1;
+  }
+  if (!util::SetLogFile(config.values().logfile)) {
+    fprintf(stderr, "Can't open the log file: %s\n", config.values().logfile.c_str());
+    return 1;
+  }
+  Server server(std::move(config));
+  s = server.Start();
+  if (!s.ok()) {
+    KV_LOG_WARNING("%s", s.message().c_str());
+    return 1;
+  }
+  return server.Run();
+}
+
+}  // namespace kv::server

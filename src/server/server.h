@@ -1,0 +1,117 @@
+// Server: one kv node's process-wide state and its event loop. Accepts
+// clients, parses their input, dispatches commands through the
+// CommandTable, flushes replies once per loop iteration, and runs the cron
+// (active expiry, idle timeouts, output limits, ops/sec sampling).
+//
+// Thread safety: everything runs on the loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/connection.h"
+#include "net/listener.h"
+#include "net/loop.h"
+#include "resp/parser.h"
+#include "server/client.h"
+#include "server/command_table.h"
+#include "server/config.h"
+#include "server/keyspace.h"
+
+namespace kv::server {
+
+// Redis release whose command set and replies kv matches; clients use it to
+// pick features (INFO redis_version, HELLO version).
+inline constexpr const char* kRedisCompatVersion = "7.2.4";
+
+struct ServerStats {
+  uint64_t connections_received = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t commands_processed = 0;
+  uint64_t error_replies = 0;
+  uint64_t net_input_bytes = 0;   // of closed connections; live ones are added on read
+  uint64_t net_output_bytes = 0;
+};
+
+class Server : public net::Connection::Handler {
+ public:
+  explicit Server(Config config);
+  ~Server() override;
+
+  // Opens listeners and storage. IOError/InvalidArgument on failure.
+  [[nodiscard]] util::Status Start();
+  // Runs the loop until shutdown; returns the process exit code.
+  int Run();
+  // Stops accepting, closes every client, and lets the loop end.
+  void RequestShutdown(const char* reason);
+
+  // For command handlers.
+  Keyspace& keyspace() { return *keyspace_; }
+  Config& config() { return config_; }
+  const CommandTable& commands() const { return commands_; }
+  const std::map<uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
+  ServerStats& stats() { return stats_; }
+  void ResetStats();
+  const std::string& run_id() const { return run_id_; }
+  int64_t start_time_ms() const { return start_time_ms_; }
+  double InstantaneousOpsPerSec() const;
+  uint64_t TotalNetInputBytes() const;
+  uint64_t TotalNetOutputBytes() const;
+  // Applies config values that need action (log level, parse limits).
+  void ApplyConfig();
+  // Writes an error reply and counts it. `message` starts with the code.
+  void ReplyError(Client& c, std::string_view message);
+  // Runs one command for `client` (also used by EXEC).
+  void Dispatch(Client& client, const Argv& argv);
+  // Closes a client after its pending output is written.
+  void CloseClientAfterReply(Client& c);
+  void KillClient(Client& c);
+
+ private:
+  // net::Connection::Handler
+  void OnReadable(net::Connection* conn) override;
+  void OnDrained(net::Connection* conn) override;
+  void OnClosed(net::Connection* conn) override;
+
+  void OnAccept(net::Connection* conn);
+  void ProcessInput(Client& c);
+  void MarkPendingFlush(Client& c);
+  void FlushPending();
+  void Cron();
+  bool CheckOutputLimits(Client& c);
+
+  uv_loop_t loop_;
+  Config config_;
+  CommandTable commands_;
+  resp::ParseLimits parse_limits_;
+  std::unique_ptr<Keyspace> keyspace_;
+  std::unique_ptr<net::Listener> listener_;
+  std::unique_ptr<net::CheckHook> flush_hook_;
+  std::unique_ptr<net::Timer> cron_timer_;
+  std::vector<std::unique_ptr<net::SignalWatcher>> signals_;
+  std::map<uint64_t, std::unique_ptr<Client>> clients_;
+  std::vector<Client*> pending_flush_;
+  uint64_t next_client_id_ = 1;
+  ServerStats stats_;
+  std::string run_id_;
+  int64_t start_time_ms_ = 0;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+  // Ops/sec samples, one per cron tick (Redis's instantaneous metrics).
+  std::array<double, 16> ops_samples_{};
+  size_t ops_sample_index_ = 0;
+  uint64_t ops_last_count_ = 0;
+  int64_t ops_last_us_ = 0;
+  uint64_t cron_ticks_ = 0;
+};
+
+// Process entry point: parses argv, loads config, runs a Server.
+int Main(int argc, char** argv);
+
+}  // namespace kv::server
