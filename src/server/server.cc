@@ -74,6 +74,10 @@ Server::Server(Config config) : config_(std::move(config)) {
 }
 
 Server::~Server() {
+  for (auto& [id, c] : clients_) {
+    c->conn()->set_user_data(nullptr);
+    c->conn()->Close();
+  }
   clients_.clear();
   listener_.reset();
   flush_hook_.reset();
@@ -185,17 +189,28 @@ void Server::OnAccept(net::Connection* conn) {
 }
 
 void Server::OnReadable(net::Connection* conn) {
+  if (conn->user_data() == nullptr) return;
   Client& c = *static_cast<Client*>(conn->user_data());
   ProcessInput(c);
   MarkPendingFlush(c);
 }
 
 void Server::OnDrained(net::Connection* conn) {
-  Client& c = *static_cast<Client*>(conn->user_data());
-  if (c.paused && !c.close_requested) {
+  if (conn->user_data() == nullptr) return;
+  ResumeClient(*static_cast<Client*>(conn->user_data()));
+}
+
+void Server::ResumeClient(Client& c) {
+  // Each pass runs what is buffered until output backs up again; stop when
+  // the kernel stops taking bytes (the write callback resumes us later).
+  const size_t limit = static_cast<size_t>(config_.values().client_output_backpressure_bytes);
+  net::Connection* conn = c.conn();
+  while (c.paused && !c.close_requested && !conn->closing() && !conn->write_in_flight() &&
+         conn->pending_output() <= limit) {
     c.paused = false;
     conn->StartReading();
     ProcessInput(c);
+    if (!CheckOutputLimits(c)) return;
     conn->Flush();
   }
 }
@@ -332,6 +347,7 @@ void Server::FlushPending() {
     c->pending_flush = false;
     if (!CheckOutputLimits(*c)) continue;
     c->conn()->Flush();
+    if (c->paused) ResumeClient(*c);
   }
   pending_flush_.clear();
 }

@@ -82,6 +82,8 @@ class Server : public net::Connection::Handler {
   void OnAccept(net::Connection* conn);
   void ProcessInput(Client& c);
   void MarkPendingFlush(Client& c);
+  // Lifts back-pressure once the client's backlog has drained.
+  void ResumeClient(Client& c);
   void FlushPending();
   void Cron();
   bool CheckOutputLimits(Client& c);
