@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "server/command_docs.h"
 #include "server/commands/commands.h"
 #include "server/commands/common.h"
 #include "util/glob.h"
@@ -105,7 +106,8 @@ void WriteInfo(resp::ReplyWriter& r, const Command& cmd) {
 void WriteDoc(resp::ReplyWriter& r, const Command& cmd) {
   r.Bulk(cmd.name);
   bool subs = !cmd.subcommands.empty();
-  r.MapHeader(subs ? 5 : 4);
+  const char* syntax = CommandSyntax(cmd.name);
+  r.MapHeader(4 + (subs ? 1 : 0) + (syntax ? 1 : 0));
   r.Bulk("summary");
   r.Bulk(cmd.summary);
   r.Bulk("since");
@@ -114,12 +116,22 @@ void WriteDoc(resp::ReplyWriter& r, const Command& cmd) {
   r.Bulk(cmd.group);
   r.Bulk("complexity");
   r.Bulk(cmd.complexity);
+  if (syntax != nullptr) {
+    r.Bulk("arguments");
+    WriteArgSpecs(r, ParseSyntax(syntax));
+  }
   if (subs) {
     r.Bulk("subcommands");
     r.MapHeader(cmd.subcommands.size());
     for (const SubcommandInfo& s : cmd.subcommands) {
-      r.Bulk(std::string(cmd.name) + "|" + s.name);
-      r.MapHeader(3);
+      std::string full = std::string(cmd.name) + "|" + s.name;
+      const char* sub_syntax = CommandSyntax(full);
+      r.Bulk(full);
+      r.MapHeader(sub_syntax ? 4 : 3);
+      if (sub_syntax != nullptr) {
+        r.Bulk("arguments");
+        WriteArgSpecs(r, ParseSyntax(sub_syntax));
+      }
       r.Bulk("summary");
       r.Bulk(s.summary);
       r.Bulk("since");
