@@ -6,11 +6,13 @@ namespace {
 template <typename T>
 void CloseAndFree(T* h) {
   h->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* p) { delete reinterpret_cast<T*>(p); });
+  uv_close(reinterpret_cast<uv_handle_t*>(h),
+           [](uv_handle_t* p) { delete reinterpret_cast<T*>(p); });
 }
 }  // namespace
 
-Timer::Timer(uv_loop_t* loop, std::function<void()> fn) : handle_(new uv_timer_t), fn_(std::move(fn)) {
+Timer::Timer(uv_loop_t* loop, std::function<void()> fn)
+    : handle_(new uv_timer_t), fn_(std::move(fn)) {
   uv_timer_init(loop, handle_);
   handle_->data = this;
 }

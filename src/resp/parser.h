@@ -17,9 +17,9 @@
 namespace kv::resp {
 
 struct ParseLimits {
-  int64_t max_bulk_len = 512LL * 1024 * 1024;   // proto-max-bulk-len
-  int64_t max_multibulk_len = 1024 * 1024;      // arguments per command
-  size_t max_inline_len = 64 * 1024;            // inline line, and a header line
+  int64_t max_bulk_len = 512LL * 1024 * 1024;  // proto-max-bulk-len
+  int64_t max_multibulk_len = 1024 * 1024;     // arguments per command
+  size_t max_inline_len = 64 * 1024;           // inline line, and a header line
   // Before AUTH, Redis allows only small requests so an anonymous peer
   // cannot make the server buffer 512 MB.
   int64_t unauthenticated_max_multibulk_len = 10;

@@ -25,8 +25,8 @@ enum CommandFlag : uint32_t {
   kCmdReadonly = 1 << 1,
   kCmdFast = 1 << 2,
   kCmdAdmin = 1 << 3,
-  kCmdNoAuth = 1 << 4,     // allowed before AUTH
-  kCmdNoMulti = 1 << 5,    // runs immediately even inside MULTI
+  kCmdNoAuth = 1 << 4,   // allowed before AUTH
+  kCmdNoMulti = 1 << 5,  // runs immediately even inside MULTI
   kCmdLoading = 1 << 6,
   kCmdStale = 1 << 7,
   kCmdDenyOom = 1 << 8,

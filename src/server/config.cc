@@ -23,46 +23,44 @@ bool OneArg(const Args& a, std::string* err) {
 
 Config::Directive IntDirective(const char* name, const char* def, bool mut, int64_t Values::*f,
                                int64_t min, int64_t max) {
-  return Config::Directive{
-      name, def, mut,
-      [f, min, max](Values* v, const Args& a, std::string* err) {
-        if (!OneArg(a, err)) return false;
-        int64_t n;
-        if (!util::ParseInt64(a[0], &n)) {
-          *err = "argument couldn't be parsed into an integer";
-          return false;
-        }
-        if (n < min || n > max) {
-          *err = "argument must be between " + std::to_string(min) + " and " +
-                 std::to_string(max) + " inclusive";
-          return false;
-        }
-        v->*f = n;
-        return true;
-      },
-      [f](const Values& v) { return std::to_string(v.*f); }};
+  return Config::Directive{name, def, mut,
+                           [f, min, max](Values* v, const Args& a, std::string* err) {
+                             if (!OneArg(a, err)) return false;
+                             int64_t n;
+                             if (!util::ParseInt64(a[0], &n)) {
+                               *err = "argument couldn't be parsed into an integer";
+                               return false;
+                             }
+                             if (n < min || n > max) {
+                               *err = "argument must be between " + std::to_string(min) + " and " +
+                                      std::to_string(max) + " inclusive";
+                               return false;
+                             }
+                             v->*f = n;
+                             return true;
+                           },
+                           [f](const Values& v) { return std::to_string(v.*f); }};
 }
 
 Config::Directive MemDirective(const char* name, const char* def, bool mut, int64_t Values::*f,
                                int64_t min, int64_t max) {
-  return Config::Directive{
-      name, def, mut,
-      [f, min, max](Values* v, const Args& a, std::string* err) {
-        if (!OneArg(a, err)) return false;
-        int64_t n;
-        if (!util::ParseMemory(a[0], &n)) {
-          *err = "argument must be a memory value";
-          return false;
-        }
-        if (n < min || n > max) {
-          *err = "argument must be between " + std::to_string(min) + " and " +
-                 std::to_string(max) + " inclusive";
-          return false;
-        }
-        v->*f = n;
-        return true;
-      },
-      [f](const Values& v) { return std::to_string(v.*f); }};
+  return Config::Directive{name, def, mut,
+                           [f, min, max](Values* v, const Args& a, std::string* err) {
+                             if (!OneArg(a, err)) return false;
+                             int64_t n;
+                             if (!util::ParseMemory(a[0], &n)) {
+                               *err = "argument must be a memory value";
+                               return false;
+                             }
+                             if (n < min || n > max) {
+                               *err = "argument must be between " + std::to_string(min) + " and " +
+                                      std::to_string(max) + " inclusive";
+                               return false;
+                             }
+                             v->*f = n;
+                             return true;
+                           },
+                           [f](const Values& v) { return std::to_string(v.*f); }};
 }
 
 Config::Directive BoolDirective(const char* name, const char* def, bool mut, bool Values::*f) {
@@ -93,25 +91,25 @@ Config::Directive StringDirective(const char* name, const char* def, bool mut,
                            [f](const Values& v) { return v.*f; }};
 }
 
-Config::Directive EnumDirective(const char* name, const char* def, bool mut,
-                                std::string Values::*f, std::vector<std::string> choices) {
-  return Config::Directive{
-      name, def, mut,
-      [f, choices](Values* v, const Args& a, std::string* err) {
-        if (!OneArg(a, err)) return false;
-        std::string lower = a[0];
-        util::ToLowerAscii(&lower);
-        for (const std::string& c : choices) {
-          if (c == lower) {
-            v->*f = c;
-            return true;
-          }
-        }
-        *err = "argument(s) must be one of the following: ";
-        for (size_t i = 0; i < choices.size(); i++) *err += (i ? ", " : "") + choices[i];
-        return false;
-      },
-      [f](const Values& v) { return v.*f; }};
+Config::Directive EnumDirective(const char* name, const char* def, bool mut, std::string Values::*f,
+                                std::vector<std::string> choices) {
+  return Config::Directive{name, def, mut,
+                           [f, choices](Values* v, const Args& a, std::string* err) {
+                             if (!OneArg(a, err)) return false;
+                             std::string lower = a[0];
+                             util::ToLowerAscii(&lower);
+                             for (const std::string& c : choices) {
+                               if (c == lower) {
+                                 v->*f = c;
+                                 return true;
+                               }
+                             }
+                             *err = "argument(s) must be one of the following: ";
+                             for (size_t i = 0; i < choices.size(); i++)
+                               *err += (i ? ", " : "") + choices[i];
+                             return false;
+                           },
+                           [f](const Values& v) { return v.*f; }};
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -125,25 +123,23 @@ std::string Join(const std::vector<std::string>& v) {
 Config::Config() {
   constexpr int64_t kMaxInt = INT32_MAX;
   directives_.push_back(IntDirective("port", "6379", false, &Values::port, 0, 65535));
-  directives_.push_back(Directive{
-      "bind", "127.0.0.1", false,
-      [](Values* v, const Args& a, std::string* err) {
-        if (a.empty()) {
-          *err = "wrong number of arguments";
-          return false;
-        }
-        v->bind = a;
-        v->bind_explicit = true;
-        return true;
-      },
-      [](const Values& v) { return Join(v.bind); }});
-  directives_.push_back(
-      BoolDirective("protected-mode", "yes", true, &Values::protected_mode));
+  directives_.push_back(Directive{"bind", "127.0.0.1", false,
+                                  [](Values* v, const Args& a, std::string* err) {
+                                    if (a.empty()) {
+                                      *err = "wrong number of arguments";
+                                      return false;
+                                    }
+                                    v->bind = a;
+                                    v->bind_explicit = true;
+                                    return true;
+                                  },
+                                  [](const Values& v) { return Join(v.bind); }});
+  directives_.push_back(BoolDirective("protected-mode", "yes", true, &Values::protected_mode));
   directives_.push_back(StringDirective("requirepass", "\"\"", true, &Values::requirepass));
   directives_.push_back(IntDirective("timeout", "0", true, &Values::timeout, 0, kMaxInt));
-  directives_.push_back(IntDirective("tcp-backlog", "511", false, &Values::tcp_backlog, 0, kMaxInt));
   directives_.push_back(
-      IntDirective("maxclients", "10000", true, &Values::maxclients, 1, 1000000));
+      IntDirective("tcp-backlog", "511", false, &Values::tcp_backlog, 0, kMaxInt));
+  directives_.push_back(IntDirective("maxclients", "10000", true, &Values::maxclients, 1, 1000000));
   directives_.push_back(StringDirective("dir", "./data", false, &Values::dir));
   directives_.push_back(StringDirective("logfile", "\"\"", false, &Values::logfile));
   directives_.push_back(EnumDirective("loglevel", "notice", true, &Values::loglevel,
@@ -185,11 +181,11 @@ Config::Config() {
       },
       [](const Values& v) {
         const OutputBufferLimit& l = v.client_output_buffer_limit;
-        return "normal " + std::to_string(l.hard_bytes) + " " + std::to_string(l.soft_bytes) +
-               " " + std::to_string(l.soft_seconds);
+        return "normal " + std::to_string(l.hard_bytes) + " " + std::to_string(l.soft_bytes) + " " +
+               std::to_string(l.soft_seconds);
       }});
-  directives_.push_back(IntDirective("active-expire-effort", "1", true,
-                                     &Values::active_expire_effort, 1, 10));
+  directives_.push_back(
+      IntDirective("active-expire-effort", "1", true, &Values::active_expire_effort, 1, 10));
 }
 
 const Config::Directive* Config::Find(std::string_view name) const {
@@ -224,8 +220,8 @@ util::Status Config::LoadText(std::string_view text, const std::string& origin) 
       line.remove_suffix(1);
     }
     if (line.empty() || line[0] == '#') continue;
-    std::string where = origin + ", line " + std::to_string(line_no) + ": '" +
-                        std::string(line) + "': ";
+    std::string where =
+        origin + ", line " + std::to_string(line_no) + ": '" + std::string(line) + "': ";
     if (!util::SplitArgs(line, &words)) {
       return util::Status::InvalidArgument(where + "Unbalanced quotes in configuration line");
     }
@@ -298,8 +294,8 @@ bool Config::SetAtRuntime(std::string_view name, std::string_view value, std::st
   ConfigValues saved = values_;
   if (!d->set(&values_, args, &why)) {
     values_ = saved;
-    *err = "ERR CONFIG SET failed (possibly related to argument '" + std::string(name) + "') - " +
-           why;
+    *err =
+        "ERR CONFIG SET failed (possibly related to argument '" + std::string(name) + "') - " + why;
     return false;
   }
   return true;

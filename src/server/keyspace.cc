@@ -21,8 +21,7 @@ const storage::VersionView* Keyspace::Lookup(std::string_view key) {
   }
   s = storage::DecodeRecord(stored, &record_);
   if (!s.ok()) {
-    KV_LOG_WARNING("undecodable record for key of %zu bytes: %s", key.size(),
-                   s.ToString().c_str());
+    KV_LOG_WARNING("undecodable record for key of %zu bytes: %s", key.size(), s.ToString().c_str());
     record_.context.clear();
     record_.siblings.clear();
     return nullptr;
@@ -104,7 +103,8 @@ uint64_t CursorOf(std::string_view skey) {
   uint64_t c = static_cast<uint64_t>(storage::StorageKeySlot(skey)) << 48;
   std::string_view user = storage::StorageKeyUserKey(skey);
   for (int i = 0; i < kCursorPrefixBytes; i++) {
-    uint64_t b = i < static_cast<int>(user.size()) ? static_cast<uint8_t>(user[static_cast<size_t>(i)]) : 0;
+    uint64_t b =
+        i < static_cast<int>(user.size()) ? static_cast<uint8_t>(user[static_cast<size_t>(i)]) : 0;
     c |= b << (8 * (kCursorPrefixBytes - 1 - i));
   }
   return c;

@@ -167,11 +167,11 @@ void Server::OnAccept(net::Connection* conn) {
     conn->Flush();
     return;
   }
-  if (v.protected_mode && !v.bind_explicit && v.requirepass.empty() &&
-      !conn->peer_is_loopback()) {
+  if (v.protected_mode && !v.bind_explicit && v.requirepass.empty() && !conn->peer_is_loopback()) {
     stats_.rejected_connections++;
-    KV_LOG_WARNING("Possible SECURITY ATTACK detected: connection from %s refused by protected mode",
-                   conn->PeerAddress().c_str());
+    KV_LOG_WARNING(
+        "Possible SECURITY ATTACK detected: connection from %s refused by protected mode",
+        conn->PeerAddress().c_str());
     conn->set_handler(&g_rejected_handler);
     conn->output().Append(kProtectedModeMessage);
     conn->CloseAfterFlush();
@@ -250,9 +250,8 @@ void Server::ProcessInput(Client& c) {
         c.parser().Parse(in.data() + done, in.size() - done, c.authenticated, &consumed, &argv);
     if (st == resp::ParseStatus::kNeedMore) break;
     if (st == resp::ParseStatus::kError) {
-      KV_LOG_VERBOSE("Protocol error (%s) from client: id=%llu addr=%s",
-                     c.parser().error().c_str(), static_cast<unsigned long long>(c.id()),
-                     c.peer().c_str());
+      KV_LOG_VERBOSE("Protocol error (%s) from client: id=%llu addr=%s", c.parser().error().c_str(),
+                     static_cast<unsigned long long>(c.id()), c.peer().c_str());
       ReplyError(c, "ERR " + c.parser().error());
       CloseClientAfterReply(c);
       done = in.size();
@@ -288,11 +287,14 @@ void Server::Dispatch(Client& c, const Argv& argv) {
     std::string msg = "ERR unknown command '";
     msg.append(argv[0].substr(0, 128));
     msg += "', with args beginning with: ";
-    for (size_t i = 1; i < argv.size() && msg.size() < 128 + 60; i++) {
-      msg += "'";
-      msg.append(argv[i].substr(0, 128));
-      msg += "' ";
+    // Redis's budget: quoted arguments until their text reaches 128 bytes.
+    std::string args;
+    for (size_t i = 1; i < argv.size() && args.size() < 128; i++) {
+      args += "'";
+      args.append(argv[i].substr(0, 128 - args.size() + 1));
+      args += "' ";
     }
+    msg += args;
     if (c.in_multi) c.multi_error = true;
     ReplyError(c, msg);
     return;

@@ -35,7 +35,7 @@ struct ServerStats {
   uint64_t rejected_connections = 0;
   uint64_t commands_processed = 0;
   uint64_t error_replies = 0;
-  uint64_t net_input_bytes = 0;   // of closed connections; live ones are added on read
+  uint64_t net_input_bytes = 0;  // of closed connections; live ones are added on read
   uint64_t net_output_bytes = 0;
 };
 

@@ -19,7 +19,8 @@ namespace kv::storage {
 // Builds the storage key for (slot, user key) into *out.
 void MakeStorageKey(uint16_t slot, std::string_view user_key, std::string* out);
 inline uint16_t StorageKeySlot(std::string_view skey) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(skey[0]) << 8) | static_cast<uint8_t>(skey[1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(skey[0]) << 8) |
+                               static_cast<uint8_t>(skey[1]));
 }
 inline std::string_view StorageKeyUserKey(std::string_view skey) { return skey.substr(2); }
 

@@ -39,8 +39,8 @@ void Log(LogLevel level, const char* fmt, ...) {
   tm t;
   localtime_r(&tv.tv_sec, &t);
   int n = snprintf(line, sizeof(line), "%d:M ", static_cast<int>(getpid()));
-  n += static_cast<int>(strftime(line + n, sizeof(line) - static_cast<size_t>(n),
-                                 "%d %b %Y %H:%M:%S.", &t));
+  n += static_cast<int>(
+      strftime(line + n, sizeof(line) - static_cast<size_t>(n), "%d %b %Y %H:%M:%S.", &t));
   n += snprintf(line + n, sizeof(line) - static_cast<size_t>(n), "%03d %c ",
                 static_cast<int>(tv.tv_usec / 1000), kMarks[static_cast<int>(level)]);
   va_list ap;

@@ -26,11 +26,11 @@ void Log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 
 #define KV_LOG_WARNING(...) ::kv::util::Log(::kv::util::LogLevel::kWarning, __VA_ARGS__)
 
 // Always-on check for data-safety invariants: logs and aborts.
-#define KV_ASSERT(cond)                                                                   \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
+#define KV_ASSERT(cond)                                                                      \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
       ::kv::util::Log(::kv::util::LogLevel::kWarning, "assertion failed: %s (%s:%d)", #cond, \
-                      __FILE__, __LINE__);                                                \
-      __builtin_trap();                                                                   \
-    }                                                                                     \
+                      __FILE__, __LINE__);                                                   \
+      __builtin_trap();                                                                      \
+    }                                                                                        \
   } while (0)

@@ -152,8 +152,8 @@ void ToLowerAscii(std::string* s) {
 
 bool ParseMemory(std::string_view s, int64_t* out) {
   size_t digits = 0;
-  while (digits < s.size() && (isdigit(static_cast<unsigned char>(s[digits])) ||
-                               (digits == 0 && s[digits] == '-'))) {
+  while (digits < s.size() &&
+         (isdigit(static_cast<unsigned char>(s[digits])) || (digits == 0 && s[digits] == '-'))) {
     digits++;
   }
   int64_t n;

@@ -140,7 +140,8 @@ void MemorySection(Server& server, InfoBuilder& b) {
   b.FieldF("allocator_frag_ratio", frag, 2);
   b.Field("allocator_frag_bytes",
           static_cast<int64_t>(m.active) - static_cast<int64_t>(m.allocated));
-  double rss_ratio = m.allocated ? static_cast<double>(m.rss) / static_cast<double>(m.allocated) : 0;
+  double rss_ratio =
+      m.allocated ? static_cast<double>(m.rss) / static_cast<double>(m.allocated) : 0;
   b.FieldF("mem_fragmentation_ratio", rss_ratio, 2);
   b.Field("mem_fragmentation_bytes",
           static_cast<int64_t>(m.rss) - static_cast<int64_t>(m.allocated));
@@ -188,8 +189,10 @@ void CpuSection(InfoBuilder& b) {
   rusage self{};
   getrusage(RUSAGE_SELF, &self);
   b.Section("CPU");
-  b.FieldF("used_cpu_sys", static_cast<double>(self.ru_stime.tv_sec) + self.ru_stime.tv_usec / 1e6, 6);
-  b.FieldF("used_cpu_user", static_cast<double>(self.ru_utime.tv_sec) + self.ru_utime.tv_usec / 1e6, 6);
+  b.FieldF("used_cpu_sys", static_cast<double>(self.ru_stime.tv_sec) + self.ru_stime.tv_usec / 1e6,
+           6);
+  b.FieldF("used_cpu_user", static_cast<double>(self.ru_utime.tv_sec) + self.ru_utime.tv_usec / 1e6,
+           6);
 }
 
 void ClusterSection(InfoBuilder& b) {
@@ -209,7 +212,7 @@ void KeyspaceSection(Server& server, InfoBuilder& b) {
 }  // namespace
 
 void Info(Server& server, Client& client, const Argv& argv) {
-  static const char* kDefault[] = {"server",      "clients", "memory", "persistence", "stats",
+  static const char* kDefault[] = {"server",      "clients", "memory",  "persistence", "stats",
                                    "replication", "cpu",     "cluster", "keyspace"};
   std::vector<std::string> wanted;
   for (size_t i = 1; i < argv.size(); i++) {

@@ -26,8 +26,8 @@ void Exists(Server& server, Client& client, const Argv& argv) {
 namespace {
 
 // EXPIRE family (Redis 7 semantics, NX/XX/GT/LT included).
-void ExpireGeneric(Server& server, Client& client, const Argv& argv, int64_t unit_ms,
-                   bool absolute, const char* name) {
+void ExpireGeneric(Server& server, Client& client, const Argv& argv, int64_t unit_ms, bool absolute,
+                   const char* name) {
   int64_t n;
   if (!ParseIntArg(server, client, argv[2], &n)) return;
   bool nx = false, xx = false, gt = false, lt = false;
@@ -175,11 +175,12 @@ void Scan(Server& server, Client& client, const Argv& argv) {
     }
   }
   std::vector<std::string> keys;
-  uint64_t next = server.keyspace().Scan(cursor, static_cast<size_t>(count), [&](std::string_view k) {
-    if (!type_matches) return;
-    if (has_pattern && !util::GlobMatch(pattern, k)) return;
-    keys.emplace_back(k);
-  });
+  uint64_t next =
+      server.keyspace().Scan(cursor, static_cast<size_t>(count), [&](std::string_view k) {
+        if (!type_matches) return;
+        if (has_pattern && !util::GlobMatch(pattern, k)) return;
+        keys.emplace_back(k);
+      });
   resp::ReplyWriter& r = client.reply();
   r.ArrayHeader(2);
   char buf[24];

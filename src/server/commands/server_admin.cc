@@ -19,8 +19,12 @@ namespace {
 // (redis-benchmark asks for save and appendonly) get Redis's answers. They
 // are not kv directives and cannot be set.
 const std::pair<const char*, const char*> kCompatConfig[] = {
-    {"save", ""},           {"appendonly", "no"},        {"databases", "1"},
-    {"maxmemory", "0"},     {"maxmemory-policy", "noeviction"}, {"cluster-enabled", "no"},
+    {"save", ""},
+    {"appendonly", "no"},
+    {"databases", "1"},
+    {"maxmemory", "0"},
+    {"maxmemory-policy", "noeviction"},
+    {"cluster-enabled", "no"},
 };
 
 std::vector<std::string> AclCategories(const Command& cmd) {
@@ -90,8 +94,8 @@ void WriteCommandInfo(resp::ReplyWriter& r, const std::string& name, int arity, 
   if (parent != nullptr && !parent->subcommands.empty()) {
     r.ArrayHeader(parent->subcommands.size());
     for (const SubcommandInfo& s : parent->subcommands) {
-      WriteCommandInfo(r, std::string(parent->name) + "|" + s.name, s.arity, s.flags, 0, 0, 0,
-                       cats, nullptr);
+      WriteCommandInfo(r, std::string(parent->name) + "|" + s.name, s.arity, s.flags, 0, 0, 0, cats,
+                       nullptr);
     }
   } else {
     r.ArrayHeader(0);
@@ -211,15 +215,14 @@ void CommandCmd(Server& server, Client& client, const Argv& argv) {
     r.ArrayHeader(table.all().size());
     for (const Command& c : table.all()) r.Bulk(c.name);
   } else if (util::EqualsIgnoreCase(sub, "HELP")) {
-    HelpReply(client, {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                       "(no subcommand)", "    Return details about all commands.", "COUNT",
-                       "    Return the total number of commands in this server.",
-                       "LIST", "    Return a list of all commands in this server.",
-                       "INFO [<command-name> ...]",
-                       "    Return details about multiple commands.",
-                       "DOCS [<command-name> ...]",
-                       "    Return documentation details about multiple commands.", "HELP",
-                       "    Print this help."});
+    HelpReply(client,
+              {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+               "(no subcommand)", "    Return details about all commands.", "COUNT",
+               "    Return the total number of commands in this server.", "LIST",
+               "    Return a list of all commands in this server.", "INFO [<command-name> ...]",
+               "    Return details about multiple commands.", "DOCS [<command-name> ...]",
+               "    Return documentation details about multiple commands.", "HELP",
+               "    Print this help."});
   } else {
     UnknownSubcommand(server, client, sub, "COMMAND");
   }
@@ -269,11 +272,12 @@ void ConfigCmd(Server& server, Client& client, const Argv& argv) {
     server.ResetStats();
     r.Ok();
   } else if (util::EqualsIgnoreCase(sub, "HELP")) {
-    HelpReply(client, {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                       "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-                       "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-                       "RESETSTAT", "    Reset statistics reported by the INFO command.",
-                       "HELP", "    Print this help."});
+    HelpReply(client,
+              {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>",
+               "    Return parameters matching the glob-like <pattern> and their values.",
+               "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+               "RESETSTAT", "    Reset statistics reported by the INFO command.", "HELP",
+               "    Print this help."});
   } else {
     UnknownSubcommand(server, client, sub, "CONFIG");
   }

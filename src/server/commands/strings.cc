@@ -12,8 +12,8 @@ namespace {
 // Shared body of SET and its variants. `expire_at_ms` 0 = no expiry unless
 // keep_ttl. Replies per Redis: OK / nil on a failed NX/XX, or the old value
 // with GET.
-void DoSet(Server& server, Client& client, std::string_view key, std::string_view value,
-           bool nx, bool xx, bool get, bool keep_ttl, int64_t expire_at_ms) {
+void DoSet(Server& server, Client& client, std::string_view key, std::string_view value, bool nx,
+           bool xx, bool get, bool keep_ttl, int64_t expire_at_ms) {
   if (!CheckValueSize(server, client, value.size())) return;
   Keyspace& ks = server.keyspace();
   if (!nx && !xx && !get && !keep_ttl && expire_at_ms == 0) {
@@ -62,38 +62,56 @@ void Get(Server& server, Client& client, const Argv& argv) {
   }
 }
 
+namespace {
+
+// Expiry option kinds of SET/GETEX. Redis accepts an option repeated (the
+// last value wins) but not two different kinds together.
+enum ExpireKind { kNoExpire, kEx, kPx, kExAt, kPxAt, kKeepTtl, kPersist };
+
+ExpireKind ExpireKindOf(std::string_view a) {
+  if (IsOption(a, "EX")) return kEx;
+  if (IsOption(a, "PX")) return kPx;
+  if (IsOption(a, "EXAT")) return kExAt;
+  if (IsOption(a, "PXAT")) return kPxAt;
+  return kNoExpire;
+}
+
+// Parses the value after an EX/PX/EXAT/PXAT option.
+bool ParseExpireOption(Server& server, Client& client, ExpireKind kind, std::string_view arg,
+                       const char* command, int64_t* expire_at) {
+  bool seconds = kind == kEx || kind == kExAt;
+  bool absolute = kind == kExAt || kind == kPxAt;
+  return ParseExpireArg(server, client, arg, seconds ? 1000 : 1, absolute, command, expire_at);
+}
+
+}  // namespace
+
 void Set(Server& server, Client& client, const Argv& argv) {
-  bool nx = false, xx = false, get = false, keep_ttl = false;
-  bool has_expire = false;
+  bool nx = false, xx = false, get = false;
+  ExpireKind kind = kNoExpire;
   int64_t expire_at = 0;
   for (size_t i = 3; i < argv.size(); i++) {
     std::string_view a = argv[i];
     bool has_next = i + 1 < argv.size();
+    ExpireKind k = ExpireKindOf(a);
     if (IsOption(a, "NX") && !xx) {
       nx = true;
     } else if (IsOption(a, "XX") && !nx) {
       xx = true;
     } else if (IsOption(a, "GET")) {
       get = true;
-    } else if (IsOption(a, "KEEPTTL") && !has_expire) {
-      keep_ttl = true;
-    } else if (has_next && !has_expire && !keep_ttl &&
-               (IsOption(a, "EX") || IsOption(a, "PX") || IsOption(a, "EXAT") ||
-                IsOption(a, "PXAT"))) {
-      bool seconds = IsOption(a, "EX") || IsOption(a, "EXAT");
-      bool absolute = IsOption(a, "EXAT") || IsOption(a, "PXAT");
-      if (!ParseExpireArg(server, client, argv[i + 1], seconds ? 1000 : 1, absolute, "set",
-                          &expire_at)) {
-        return;
-      }
-      has_expire = true;
+    } else if (IsOption(a, "KEEPTTL") && (kind == kNoExpire || kind == kKeepTtl)) {
+      kind = kKeepTtl;
+    } else if (k != kNoExpire && has_next && (kind == kNoExpire || kind == k)) {
+      if (!ParseExpireOption(server, client, k, argv[i + 1], "set", &expire_at)) return;
+      kind = k;
       i++;
     } else {
       server.ReplyError(client, kErrSyntax);
       return;
     }
   }
-  DoSet(server, client, argv[1], argv[2], nx, xx, get, keep_ttl, expire_at);
+  DoSet(server, client, argv[1], argv[2], nx, xx, get, kind == kKeepTtl, expire_at);
 }
 
 void SetNx(Server& server, Client& client, const Argv& argv) {
@@ -135,29 +153,25 @@ void GetDel(Server& server, Client& client, const Argv& argv) {
 }
 
 void GetEx(Server& server, Client& client, const Argv& argv) {
-  bool persist = false, has_expire = false;
+  ExpireKind kind = kNoExpire;
   int64_t expire_at = 0;
   for (size_t i = 2; i < argv.size(); i++) {
     std::string_view a = argv[i];
     bool has_next = i + 1 < argv.size();
-    if (IsOption(a, "PERSIST") && !has_expire && !persist) {
-      persist = true;
-    } else if (has_next && !has_expire && !persist &&
-               (IsOption(a, "EX") || IsOption(a, "PX") || IsOption(a, "EXAT") ||
-                IsOption(a, "PXAT"))) {
-      bool seconds = IsOption(a, "EX") || IsOption(a, "EXAT");
-      bool absolute = IsOption(a, "EXAT") || IsOption(a, "PXAT");
-      if (!ParseExpireArg(server, client, argv[i + 1], seconds ? 1000 : 1, absolute, "getex",
-                          &expire_at)) {
-        return;
-      }
-      has_expire = true;
+    ExpireKind k = ExpireKindOf(a);
+    if (IsOption(a, "PERSIST") && (kind == kNoExpire || kind == kPersist)) {
+      kind = kPersist;
+    } else if (k != kNoExpire && has_next && (kind == kNoExpire || kind == k)) {
+      if (!ParseExpireOption(server, client, k, argv[i + 1], "getex", &expire_at)) return;
+      kind = k;
       i++;
     } else {
       server.ReplyError(client, kErrSyntax);
       return;
     }
   }
+  bool has_expire = kind != kNoExpire && kind != kPersist;
+  bool persist = kind == kPersist;
   Keyspace& ks = server.keyspace();
   std::string_view value;
   int64_t old_expire;

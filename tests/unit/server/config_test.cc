@@ -52,8 +52,8 @@ TEST_CASE("conf/kv.conf documents exactly the directives the code knows, with th
 
 TEST_CASE("config text, arguments and CONFIG SET parse Redis syntax and reject bad values") {
   Config c;
-  REQUIRE(c.LoadText("port 7000\n# comment\n  bind 127.0.0.1 -::1\nrequirepass \"a b\"\n", "t")
-              .ok());
+  REQUIRE(
+      c.LoadText("port 7000\n# comment\n  bind 127.0.0.1 -::1\nrequirepass \"a b\"\n", "t").ok());
   CHECK(c.values().port == 7000);
   CHECK(c.values().bind.size() == 2);
   CHECK(c.values().bind_explicit);

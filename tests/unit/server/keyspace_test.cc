@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 
+#include "../test_util.h"
 #include "storage/memory_engine.h"
 #include "storage/record.h"
 #include "util/crc16.h"
-#include "../test_util.h"
 
 using kv::server::Keyspace;
 
