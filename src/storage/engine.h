@@ -36,6 +36,9 @@ class Iterator {
   // REQUIRES: Valid().
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
+  // OK unless reading failed (a corrupt block, an I/O error); the iterator
+  // is then !Valid().
+  virtual util::Status status() const { return util::Status::OK(); }
 };
 
 struct EngineStats {
