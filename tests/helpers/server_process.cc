@@ -34,9 +34,11 @@ using Clock = std::chrono::steady_clock;
 
 bool g_current_test_failed = false;
 
+// Never destroyed: the atexit handler that walks it runs after static
+// destructors of objects constructed later than its registration.
 std::set<ServerProcess*>& Registry() {
-  static std::set<ServerProcess*> registry;
-  return registry;
+  static auto* registry = new std::set<ServerProcess*>;
+  return *registry;
 }
 
 void KillAllAtExit() { ServerProcess::KillAll(); }
