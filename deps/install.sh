@@ -10,6 +10,7 @@ PACKAGES=(
   doctest-dev libhiredis-dev
   redis-tools redis-server python3 python3-redis
   valgrind
+  libleveldb-dev librocksdb-dev
 )
 
 missing=()

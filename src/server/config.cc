@@ -145,7 +145,22 @@ Config::Config() {
   directives_.push_back(EnumDirective("loglevel", "notice", true, &Values::loglevel,
                                       {"debug", "verbose", "notice", "warning"}));
   directives_.push_back(IntDirective("hz", "10", true, &Values::hz, 1, 500));
-  directives_.push_back(EnumDirective("storage", "memory", false, &Values::storage, {"memory"}));
+  directives_.push_back(
+      EnumDirective("storage", "lsm", false, &Values::storage, {"lsm", "memory"}));
+  directives_.push_back(EnumDirective("appendfsync", "everysec", true, &Values::appendfsync,
+                                      {"always", "everysec", "no"}));
+  directives_.push_back(MemDirective("memtable-size", "64mb", false, &Values::memtable_size,
+                                     64 * 1024, 4LL * 1024 * 1024 * 1024));
+  directives_.push_back(
+      MemDirective("block-size", "4kb", false, &Values::block_size, 512, 1024 * 1024));
+  directives_.push_back(IntDirective("bloom-bits-per-key", "10", false,
+                                     &Values::bloom_bits_per_key, 0, 40));
+  directives_.push_back(EnumDirective("compression", "snappy", false, &Values::compression,
+                                      {"snappy", "none"}));
+  directives_.push_back(MemDirective("block-cache-size", "64mb", false, &Values::block_cache_size,
+                                     0, INT64_MAX));
+  directives_.push_back(IntDirective("tombstone-gc-seconds", "86400", false,
+                                     &Values::tombstone_gc_seconds, 0, INT64_MAX));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,
                                      &Values::proto_max_bulk_len, 1024 * 1024, INT64_MAX));
   directives_.push_back(MemDirective("max-value-bytes", "1mb", true, &Values::max_value_bytes, 1,

@@ -37,7 +37,14 @@ struct ConfigValues {
   std::string logfile;
   std::string loglevel = "notice";
   int64_t hz = 10;
-  std::string storage = "memory";
+  std::string storage = "lsm";
+  std::string appendfsync = "everysec";
+  int64_t memtable_size = 64LL * 1024 * 1024;
+  int64_t block_size = 4096;
+  int64_t bloom_bits_per_key = 10;
+  std::string compression = "snappy";
+  int64_t block_cache_size = 64LL * 1024 * 1024;
+  int64_t tombstone_gc_seconds = 86400;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t max_value_bytes = 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -7,7 +7,80 @@
 namespace kv::server {
 
 Keyspace::Keyspace(std::unique_ptr<storage::Engine> engine, uint64_t node_id)
-    : engine_(std::move(engine)), node_id_(node_id), now_ms_(util::WallMs()) {}
+    : engine_(std::move(engine)),
+      tracks_keys_(engine_->TracksKeys()),
+      node_id_(node_id),
+      now_ms_(util::WallMs()) {
+  // Dot counters must never repeat for this node id, also across restarts
+  // of a persistent engine: start from the wall clock in microseconds, which
+  // is ahead of any counter an earlier run could have reached unless it
+  // sustained more than a million writes per second.
+  counter_ = static_cast<uint64_t>(util::WallUs());
+}
+
+storage::EngineStats Keyspace::EngineStats() const {
+  storage::EngineStats s = engine_->Stats();
+  if (!tracks_keys_) {
+    s.keys = live_keys_;
+    s.keys_with_expiry = expiry_index_.size();
+  }
+  return s;
+}
+
+util::Status Keyspace::Clear() {
+  live_keys_ = 0;
+  expiry_index_.clear();
+  return engine_->Clear();
+}
+
+void Keyspace::NoteWritten(bool existed, int64_t expire_at_ms) {
+  if (tracks_keys_) return;
+  if (!existed) live_keys_++;
+  if (expire_at_ms != 0) {
+    expiry_index_[skey_] = expire_at_ms;
+  } else if (!expiry_index_.empty()) {
+    expiry_index_.erase(skey_);
+  }
+}
+
+void Keyspace::NoteRemoved() {
+  if (tracks_keys_) return;
+  if (live_keys_ > 0) live_keys_--;
+  if (!expiry_index_.empty()) expiry_index_.erase(skey_);
+}
+
+void Keyspace::ExpireNow(std::string_view skey) {
+  (void)engine_->Delete(skey);
+  stats_.expired++;
+  if (tracks_keys_) return;
+  if (live_keys_ > 0) live_keys_--;
+  expiry_index_.erase(std::string(skey));
+}
+
+util::Status Keyspace::LoadKeyIndex() {
+  live_keys_ = 0;
+  expiry_index_.clear();
+  if (tracks_keys_) return util::Status::OK();
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
+  storage::RecordView rec;
+  std::vector<std::string> expired;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!storage::DecodeRecord(it->value(), &rec).ok()) continue;
+    const storage::VersionView* w = rec.Winner();
+    if (w == nullptr || w->tombstone) continue;
+    if (w->ExpiredAt(now_ms_)) {
+      expired.emplace_back(it->key());
+      continue;
+    }
+    live_keys_++;
+    if (w->expire_at_ms != 0) expiry_index_.emplace(std::string(it->key()), w->expire_at_ms);
+  }
+  if (!it->status().ok()) return it->status();
+  it.reset();
+  for (const std::string& k : expired) (void)engine_->Delete(k);
+  stats_.expired += expired.size();
+  return util::Status::OK();
+}
 
 const storage::VersionView* Keyspace::Lookup(std::string_view key) {
   storage::MakeStorageKey(util::KeySlot(key), key, &skey_);
@@ -16,7 +89,17 @@ const storage::VersionView* Keyspace::Lookup(std::string_view key) {
   if (!s.ok()) {
     record_.context.clear();
     record_.siblings.clear();
-    if (!s.IsNotFound()) KV_LOG_WARNING("storage read failed: %s", s.ToString().c_str());
+    if (!s.IsNotFound()) {
+      KV_LOG_WARNING("storage read failed: %s", s.ToString().c_str());
+    } else if (!tracks_keys_ && !expiry_index_.empty()) {
+      // Compaction drops expired records on its own; settle the count.
+      auto it = expiry_index_.find(skey_);
+      if (it != expiry_index_.end()) {
+        expiry_index_.erase(it);
+        if (live_keys_ > 0) live_keys_--;
+        stats_.expired++;
+      }
+    }
     return nullptr;
   }
   s = storage::DecodeRecord(stored, &record_);
@@ -29,8 +112,7 @@ const storage::VersionView* Keyspace::Lookup(std::string_view key) {
   const storage::VersionView* w = record_.Winner();
   if (w == nullptr || w->tombstone) return nullptr;
   if (w->ExpiredAt(now_ms_)) {
-    (void)engine_->Delete(skey_);
-    stats_.expired++;
+    ExpireNow(skey_);
     record_.context.clear();
     record_.siblings.clear();
     return nullptr;
@@ -53,7 +135,8 @@ bool Keyspace::Get(std::string_view key, std::string_view* value, int64_t* expir
 
 bool Keyspace::Exists(std::string_view key) { return Lookup(key) != nullptr; }
 
-util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms, bool) {
+util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms,
+                                    bool had_record) {
   // The new context is what this replica holds plus the new dot: a plain
   // write supersedes every sibling stored here (DESIGN.md section 4).
   counter_++;
@@ -72,7 +155,9 @@ util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms
   v.value = value;
   encoded_.clear();
   storage::EncodeSingleVersion(record_.context, v, &encoded_);
-  return engine_->Put(skey_, encoded_, expire_at_ms);
+  util::Status s = engine_->Put(skey_, encoded_, expire_at_ms);
+  if (s.ok()) NoteWritten(had_record, expire_at_ms);
+  return s;
 }
 
 util::Status Keyspace::Set(std::string_view key, std::string_view value, int64_t expire_at_ms) {
@@ -85,6 +170,7 @@ bool Keyspace::Delete(std::string_view key) {
   // With one replica a delete can drop the record outright; replication
   // will turn this into a tombstone version (DESIGN.md section 4).
   (void)engine_->Delete(skey_);
+  NoteRemoved();
   return true;
 }
 
@@ -138,8 +224,7 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
     if (visited >= count && here != last_cursor) {
       // Finish keys that share the last prefix first, so the cursor always
       // moves strictly forward.
-      for (const std::string& k : expired) (void)engine_->Delete(k);
-      stats_.expired += expired.size();
+      for (const std::string& k : expired) ExpireNow(k);
       return here;
     }
     visited++;
@@ -157,8 +242,7 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
     it->Next();
   }
   it.reset();
-  for (const std::string& k : expired) (void)engine_->Delete(k);
-  stats_.expired += expired.size();
+  for (const std::string& k : expired) ExpireNow(k);
   return 0;
 }
 
@@ -179,15 +263,38 @@ size_t Keyspace::ActiveExpireCycle(int64_t budget_us, int effort) {
   const size_t per_round = 20 * static_cast<size_t>(effort);
   while (true) {
     size_t sampled = 0;
-    size_t deleted = engine_->DeleteExpiredSample(now_ms_, per_round, &sampled);
+    size_t deleted = tracks_keys_ ? engine_->DeleteExpiredSample(now_ms_, per_round, &sampled)
+                                  : SampleExpiryIndex(per_round, &sampled);
     total += deleted;
     // Keep going while more than a quarter of the sample was expired, as
     // Redis does: the keyspace is likely full of expired keys.
     if (sampled == 0 || deleted * 4 <= sampled) break;
     if (util::MonotonicUs() - start > budget_us) break;
   }
-  stats_.expired += total;
+  if (tracks_keys_) stats_.expired += total;
   return total;
+}
+
+size_t Keyspace::SampleExpiryIndex(size_t max_samples, size_t* sampled) {
+  // Random buckets of the hash map are a cheap uniform-enough sample.
+  size_t looked = 0, deleted = 0;
+  std::vector<std::string> victims;
+  size_t buckets = expiry_index_.bucket_count();
+  for (size_t tries = 0; looked < max_samples && tries < max_samples * 4 && !expiry_index_.empty();
+       tries++) {
+    size_t b = static_cast<size_t>(sample_random_.Uniform(buckets));
+    for (auto it = expiry_index_.begin(b); it != expiry_index_.end(b); ++it) {
+      looked++;
+      if (it->second <= now_ms_) victims.push_back(it->first);
+    }
+  }
+  for (const std::string& k : victims) {
+    if (expiry_index_.count(k) == 0) continue;
+    ExpireNow(k);
+    deleted++;
+  }
+  *sampled = looked;
+  return deleted;
 }
 
 }  // namespace kv::server

@@ -13,9 +13,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "storage/engine.h"
 #include "storage/record.h"
+#include "util/random.h"
 #include "util/status.h"
 
 namespace kv::server {
@@ -51,10 +53,18 @@ class Keyspace {
   // value). False if the key is missing.
   bool SetExpire(std::string_view key, int64_t expire_at_ms);
 
-  uint64_t KeyCount() const { return engine_->Stats().keys; }
-  uint64_t KeysWithExpiry() const { return engine_->Stats().keys_with_expiry; }
-  storage::EngineStats EngineStats() const { return engine_->Stats(); }
-  [[nodiscard]] util::Status Clear() { return engine_->Clear(); }
+  uint64_t KeyCount() const {
+    return tracks_keys_ ? engine_->Stats().keys : live_keys_;
+  }
+  uint64_t KeysWithExpiry() const {
+    return tracks_keys_ ? engine_->Stats().keys_with_expiry : expiry_index_.size();
+  }
+  storage::EngineStats EngineStats() const;
+  [[nodiscard]] util::Status Clear();
+  // For an engine that does not count keys (the LSM): walks every record
+  // once to count live keys and index the ones with a TTL. Call at startup.
+  [[nodiscard]] util::Status LoadKeyIndex();
+  storage::Engine* engine() { return engine_.get(); }
 
   // One SCAN step from `cursor`: visits at least `count` stored keys (more
   // if needed to finish keys sharing the cursor's prefix) and calls `emit`
@@ -78,8 +88,20 @@ class Keyspace {
   // the winner, or nullptr if missing/expired/tombstone.
   const storage::VersionView* Lookup(std::string_view key);
   util::Status WriteVersion(std::string_view value, int64_t expire_at_ms, bool had_record);
+  // Bookkeeping for engines that do not track keys (skey_ is the key).
+  void NoteWritten(bool existed, int64_t expire_at_ms);
+  void NoteRemoved();
+  size_t SampleExpiryIndex(size_t max_samples, size_t* sampled);
+  // Deletes a key found expired and counts it.
+  void ExpireNow(std::string_view skey);
 
   std::unique_ptr<storage::Engine> engine_;
+  const bool tracks_keys_;
+  // Used when !tracks_keys_: exact live-key count, and every key with a TTL
+  // (storage key -> expire-at) for active expiry.
+  uint64_t live_keys_ = 0;
+  std::unordered_map<std::string, int64_t> expiry_index_;
+  util::Random sample_random_{0x5eed};
   uint64_t node_id_;
   uint64_t counter_ = 0;
   int64_t now_ms_ = 0;

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
+#include "storage/lsm_engine.h"
 #include "storage/memory_engine.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -83,7 +85,12 @@ Server::~Server() {
   flush_hook_.reset();
   cron_timer_.reset();
   signals_.clear();
+  if (persistence_) persistence_->Close();
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Storage closes after the loop, so an in-flight fsync has finished; the
+  // engine's destructor writes and syncs what the WAL still buffers.
+  persistence_.reset();
+  keyspace_.reset();
   if (uv_loop_close(&loop_) != 0) {
     net::CloseAllHandles(&loop_);
     (void)uv_loop_close(&loop_);
@@ -94,6 +101,90 @@ void Server::ApplyConfig() {
   const ConfigValues& v = config_.values();
   util::SetLogLevel(ParseLogLevel(v.loglevel));
   parse_limits_.max_bulk_len = v.proto_max_bulk_len;
+  if (persistence_) persistence_->set_mode(ParseFsyncMode(v.appendfsync));
+}
+
+// Reads the node id kept in the data dir, or makes and stores a new one.
+static util::Status LoadNodeId(const std::string& dir, uint64_t* id) {
+  std::string path = dir + "/node.id";
+  std::ifstream in(path);
+  if (in) {
+    std::string text;
+    in >> text;
+    char* end = nullptr;
+    unsigned long long v = strtoull(text.c_str(), &end, 16);
+    if (text.size() != 16 || end == nullptr || *end != '\0') {
+      return util::Status::Corruption(path + " does not hold a 16-digit hex node id");
+    }
+    *id = v;
+    return util::Status::OK();
+  }
+  *id = util::OsRandom64();
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%016llx\n", static_cast<unsigned long long>(*id));
+  std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (f == nullptr) return util::Status::IOError(tmp + ": " + strerror(errno));
+  bool ok = fputs(buf, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    return util::Status::IOError(path + ": " + strerror(errno));
+  }
+  return util::Status::OK();
+}
+
+util::Status Server::OpenStorage(uint64_t* node_id) {
+  const ConfigValues& v = config_.values();
+  if (v.storage == "memory") {
+    // A memory engine starts empty, so this process gets a fresh node id:
+    // its dots can never repeat counters an earlier incarnation handed out
+    // (Riak's KV679).
+    *node_id = util::OsRandom64();
+    keyspace_ = std::make_unique<Keyspace>(std::make_unique<storage::MemoryEngine>(), *node_id);
+    return util::Status::OK();
+  }
+  // The LSM keeps data, so the node keeps its id: a node whose dir was
+  // lost starts with a new one.
+  util::Status s = LoadNodeId(v.dir, node_id);
+  if (!s.ok()) return s;
+  storage::LsmOptions o;
+  o.dir = v.dir;
+  o.memtable_bytes = static_cast<size_t>(v.memtable_size);
+  o.block_size = static_cast<size_t>(v.block_size);
+  o.bloom_bits_per_key = static_cast<int>(v.bloom_bits_per_key);
+  o.compression = v.compression == "snappy";
+  o.block_cache_bytes = static_cast<size_t>(v.block_cache_size);
+  o.tombstone_gc_seconds = v.tombstone_gc_seconds;
+  o.info_log = [](const std::string& msg) { KV_LOG_NOTICE("storage: %s", msg.c_str()); };
+  // The engine's thread may call this at any time, even before the loop
+  // runs: route through a pointer set once Persistence exists.
+  o.on_background_done = [this] {
+    if (Persistence* p = persistence_.get()) p->NotifyBackgroundDone();
+  };
+  int64_t start = util::MonotonicUs();
+  std::unique_ptr<storage::LsmEngine> engine;
+  s = storage::LsmEngine::Open(o, &engine);
+  if (!s.ok()) return util::Status::IOError("can't open storage in " + v.dir + ": " + s.ToString());
+  lsm_ = engine.get();
+  keyspace_ = std::make_unique<Keyspace>(std::move(engine), *node_id);
+  s = keyspace_->LoadKeyIndex();
+  if (!s.ok()) return util::Status::IOError("reading the keyspace failed: " + s.ToString());
+  KV_LOG_NOTICE("DB loaded from disk: %llu keys in %.3f seconds",
+                static_cast<unsigned long long>(keyspace_->KeyCount()),
+                static_cast<double>(util::MonotonicUs() - start) / 1e6);
+  persistence_ = std::make_unique<Persistence>(
+      &loop_, lsm_, ParseFsyncMode(v.appendfsync), [this] { FlushPending(); },
+      [this] { ResumeStalledClients(); });
+  return util::Status::OK();
+}
+
+void Server::ResumeStalledClients() {
+  std::vector<uint64_t> ids;
+  ids.swap(stalled_clients_);
+  for (uint64_t id : ids) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) ResumeClient(*it->second);
+  }
 }
 
 util::Status Server::Start() {
@@ -101,11 +192,9 @@ util::Status Server::Start() {
   if (!MakeDirs(v.dir)) {
     return util::Status::IOError("can't create data directory '" + v.dir + "': " + strerror(errno));
   }
-  // A memory engine starts empty, so this process gets a fresh node id:
-  // its dots can never repeat counters an earlier incarnation handed out
-  // (Riak's KV679). The LSM will persist the id next to the data.
-  uint64_t node_id = util::OsRandom64();
-  keyspace_ = std::make_unique<Keyspace>(std::make_unique<storage::MemoryEngine>(), node_id);
+  uint64_t node_id = 0;
+  util::Status os = OpenStorage(&node_id);
+  if (!os.ok()) return os;
 
   listener_ = std::make_unique<net::Listener>(&loop_, [this](net::Connection* c) { OnAccept(c); });
   util::Status s =
@@ -144,6 +233,10 @@ void Server::RequestShutdown(const char* reason) {
   shutting_down_ = true;
   KV_LOG_WARNING("%s", reason);
   if (listener_) listener_->Close();
+  if (persistence_) {
+    persistence_->FlushToOs();
+    persistence_->Close();
+  }
   for (auto& [id, c] : clients_) c->conn()->Close();
   flush_hook_.reset();
   cron_timer_.reset();
@@ -207,6 +300,10 @@ void Server::ResumeClient(Client& c) {
   net::Connection* conn = c.conn();
   while (c.paused && !c.close_requested && !conn->closing() && !conn->write_in_flight() &&
          conn->pending_output() <= limit) {
+    if (lsm_ != nullptr && lsm_->WriteStalled()) {
+      stalled_clients_.push_back(c.id());
+      return;
+    }
     c.paused = false;
     conn->StartReading();
     ProcessInput(c);
@@ -230,6 +327,14 @@ void Server::OnClosed(net::Connection* conn) {
 
 void Server::ProcessInput(Client& c) {
   if (c.close_requested || c.paused) return;
+  if (lsm_ != nullptr && lsm_->WriteStalled()) {
+    // Flushes fell behind: stop taking requests instead of growing memory.
+    // The engine's background thread wakes us when it catches up.
+    c.paused = true;
+    c.conn()->StopReading();
+    stalled_clients_.push_back(c.id());
+    return;
+  }
   net::Connection* conn = c.conn();
   util::Buffer& in = conn->input();
   keyspace_->set_now_ms(util::WallMs());
@@ -342,6 +447,16 @@ void Server::MarkPendingFlush(Client& c) {
 }
 
 void Server::FlushPending() {
+  if (persistence_) {
+    persistence_->FlushToOs();
+    if (persistence_->fatal()) {
+      RequestShutdown("Can't recover from WAL fsync error with appendfsync always. Exiting...");
+      exit_code_ = 1;
+      return;
+    }
+    // appendfsync always: replies wait for the fsync that covers them.
+    if (persistence_->HoldReplies()) return;
+  }
   // Index loop: resuming a paused client may add entries while we walk.
   for (size_t i = 0; i < pending_flush_.size(); i++) {
     Client* c = pending_flush_[i];

@@ -23,6 +23,7 @@
 #include "server/command_table.h"
 #include "server/config.h"
 #include "server/keyspace.h"
+#include "server/persistence.h"
 
 namespace kv::server {
 
@@ -53,6 +54,9 @@ class Server : public net::Connection::Handler {
 
   // For command handlers.
   Keyspace& keyspace() { return *keyspace_; }
+  // The LSM engine, or nullptr with `storage memory`.
+  storage::LsmEngine* lsm() { return lsm_; }
+  Persistence* persistence() { return persistence_.get(); }
   Config& config() { return config_; }
   const CommandTable& commands() const { return commands_; }
   const std::map<uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
@@ -86,6 +90,8 @@ class Server : public net::Connection::Handler {
   void ResumeClient(Client& c);
   void FlushPending();
   void Cron();
+  [[nodiscard]] util::Status OpenStorage(uint64_t* node_id);
+  void ResumeStalledClients();
   bool CheckOutputLimits(Client& c);
 
   uv_loop_t loop_;
@@ -93,6 +99,10 @@ class Server : public net::Connection::Handler {
   CommandTable commands_;
   resp::ParseLimits parse_limits_;
   std::unique_ptr<Keyspace> keyspace_;
+  storage::LsmEngine* lsm_ = nullptr;
+  std::unique_ptr<Persistence> persistence_;
+  // Clients paused because the LSM stalled writes (by id: they may close).
+  std::vector<uint64_t> stalled_clients_;
   std::unique_ptr<net::Listener> listener_;
   std::unique_ptr<net::CheckHook> flush_hook_;
   std::unique_ptr<net::Timer> cron_timer_;

@@ -67,6 +67,11 @@ class Engine {
   virtual std::unique_ptr<Iterator> NewIterator() = 0;
   virtual EngineStats Stats() const = 0;
 
+  // True if Stats().keys is exact and DeleteExpiredSample works. An
+  // engine that cannot (the LSM) leaves key counting and the expiry index
+  // to its owner.
+  virtual bool TracksKeys() const { return true; }
+
   // Active expiry (Redis's activeExpireCycle): examines up to `max_samples`
   // random keys that carry an expiry and deletes those expired at `now_ms`.
   // Returns how many it deleted; *sampled gets how many it looked at.

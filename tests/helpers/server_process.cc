@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -154,16 +155,24 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args)
   throw std::runtime_error("server failed to start: " + error);
 }
 
-bool ServerProcess::StartOnce(std::string* error) {
+bool ServerProcess::StartOnce(std::string* error, bool fresh_dir, bool wait_for_ping) {
   pid_ = -1;
   exit_status_.reset();
+  signal_sent_ = 0;
   port_ = PickFreePort();
-  char tmpl[] = "/tmp/kv-it-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
-    *error = std::string("mkdtemp: ") + strerror(errno);
-    return false;
+  if (fresh_dir) {
+    char tmpl[] = "/tmp/kv-it-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      *error = std::string("mkdtemp: ") + strerror(errno);
+      return false;
+    }
+    dir_ = tmpl;
   }
-  dir_ = tmpl;
+  {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(log_path(), ec);
+    log_offset_ = ec ? 0 : static_cast<unsigned long long>(size);
+  }
 
   std::vector<std::string> args;
   const std::string port = std::to_string(port_);
@@ -175,8 +184,7 @@ bool ServerProcess::StartOnce(std::string* error) {
   } else {
     // KV_TEST_SERVER_BIN runs the suite against another build (e.g. ASan)
     // without recompiling it.
-    const char* bin = std::getenv("KV_TEST_SERVER_BIN");
-    args = {bin != nullptr && *bin != '\0' ? bin : KV_SERVER_BIN,
+    args = {ServerBinary(),
             "--port",
             port,
             "--bind",
@@ -194,6 +202,8 @@ bool ServerProcess::StartOnce(std::string* error) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string stdio = stdio_path();
+  // A restart appends, so what earlier runs printed stays readable.
+  const int stdio_flags = O_WRONLY | O_CREAT | (fresh_dir ? O_TRUNC : O_APPEND);
   const pid_t parent = getpid();
 
   pid_t pid = fork();
@@ -204,7 +214,7 @@ bool ServerProcess::StartOnce(std::string* error) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    int fd = open(stdio.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(stdio.c_str(), stdio_flags, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
@@ -219,8 +229,9 @@ bool ServerProcess::StartOnce(std::string* error) {
     _exit(127);
   }
   pid_ = pid;
+  if (!wait_for_ping) return true;
 
-  const auto deadline = Clock::now() + 10s;
+  const auto deadline = Clock::now() + start_timeout_;
   while (Clock::now() < deadline) {
     if (!Running()) {
       *error = std::string(argv[0]) + " on port " + port + " " + exit_status_->ToString() +
@@ -230,7 +241,8 @@ bool ServerProcess::StartOnce(std::string* error) {
     if (Pings(port_)) return true;
     std::this_thread::sleep_for(10ms);
   }
-  *error = std::string(argv[0]) + " on port " + port + " did not answer PING within 10 s";
+  *error = std::string(argv[0]) + " on port " + port + " did not answer PING within " +
+           std::to_string(start_timeout_.count()) + " ms";
   return false;
 }
 
@@ -239,7 +251,7 @@ ServerProcess::~ServerProcess() {
     ExitStatus status = Stop(5s);
     // A clean SIGTERM exit is status 0; anything else (a crash, a sanitizer
     // report) is worth seeing even if no assertion noticed.
-    bool abnormal = !(status.exited && status.code == 0) &&
+    bool abnormal = !exit_expected_ && !(status.exited && status.code == 0) &&
                     !(signal_sent_ != 0 && status.signal == signal_sent_);
     if (abnormal) {
       DumpLog(("server " + status.ToString()).c_str());
@@ -252,6 +264,78 @@ ServerProcess::~ServerProcess() {
     std::filesystem::remove_all(dir_, ec);
   }
   Registry().erase(this);
+}
+
+void ServerProcess::Restart(std::optional<std::vector<std::string>> extra_args) {
+  RestartImpl(std::move(extra_args), true);
+}
+
+void ServerProcess::RestartNoWait(std::optional<std::vector<std::string>> extra_args) {
+  RestartImpl(std::move(extra_args), false);
+}
+
+void ServerProcess::RestartImpl(std::optional<std::vector<std::string>> extra_args,
+                                bool wait_for_ping) {
+  if (dir_.empty()) throw std::logic_error("ServerProcess::Restart: no dir");
+  if (Running()) Stop();
+  if (extra_args) extra_args_ = std::move(*extra_args);
+  exit_expected_ = !wait_for_ping;
+  std::string error;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (StartOnce(&error, false, wait_for_ping)) return;
+    DumpLog(("server failed to restart: " + error).c_str());
+    if (pid_ > 0) Stop(2s);
+    // Only a port taken between the probe and the bind is worth a retry; any
+    // other failure is what the test is about.
+    std::string log = LogSinceStart();
+    if (log.find("already in use") == std::string::npos) break;
+  }
+  throw std::runtime_error("server failed to restart: " + error);
+}
+
+std::string ServerProcess::LogSinceStart() const {
+  std::ifstream in(log_path(), std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<unsigned long long>(in.tellg());
+  if (size <= log_offset_) return "";
+  in.seekg(static_cast<std::streamoff>(log_offset_));
+  std::string data(static_cast<size_t>(size - log_offset_), '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  return data;
+}
+
+namespace {
+// A "kB" field of /proc/PID/status ("VmRSS:   123456 kB"), in bytes.
+long long ProcStatusBytes(pid_t pid, const std::string& field) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1) * 1024;
+  }
+  return -1;
+}
+}  // namespace
+
+long long ServerProcess::RssBytes() const { return ProcStatusBytes(pid_, "VmRSS"); }
+long long ServerProcess::PeakRssBytes() const { return ProcStatusBytes(pid_, "VmHWM"); }
+
+std::string ServerProcess::ServerBinary() {
+  // KV_TEST_SERVER_BIN runs the suite against another build (e.g. ASan)
+  // without recompiling it.
+  const char* bin = std::getenv("KV_TEST_SERVER_BIN");
+  return bin != nullptr && *bin != '\0' ? bin : KV_SERVER_BIN;
+}
+
+bool ServerProcess::ServerIsSanitized() {
+  static const bool sanitized = [] {
+    if (TestingAgainstRedis()) return false;
+    std::ifstream in(ServerBinary(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return data.find("__asan_init") != std::string::npos;
+  }();
+  return sanitized;
 }
 
 void ServerProcess::Reap(int wstatus) {

@@ -12,6 +12,9 @@
 // has failed (see SetCurrentTestFailed), the server's log is printed to
 // stderr before the dir is removed.
 //
+// Crash and recovery tests (tests/fault) Kill() a server and Restart() it on
+// the same dir; RestartNoWait() + WaitExit() check a server refuses to start.
+//
 // Thread safety: none. Use from the test's main thread only.
 #pragma once
 
@@ -107,6 +110,37 @@ class ServerProcess {
   std::string LogTail(size_t max_bytes = 8192) const;
   void DumpLog(const char* why, size_t max_bytes = 8192) const;
 
+  // ---- restarts on the same dir (crash and recovery tests) ----------------
+  //
+  // Starts the server again on the same dir (its data, log and stdio files
+  // are kept; the log files are appended to) on a new free port, with the
+  // same arguments unless `extra_args` is given. A process still running is
+  // first stopped with Stop(). Waits for PING like the constructor (see
+  // set_start_timeout) and throws std::runtime_error, after printing the log,
+  // if it does not come up; a start that fails because the port was taken in
+  // the meantime is retried on another port.
+  void Restart(std::optional<std::vector<std::string>> extra_args = std::nullopt);
+  // The same without waiting for PING, for a test that expects the server to
+  // refuse to start: follow with WaitExit(). Whatever way the process then
+  // ends is the test's business, so the destructor does not report it.
+  void RestartNoWait(std::optional<std::vector<std::string>> extra_args = std::nullopt);
+  // How long the constructor and Restart wait for PING (default 10 s): a
+  // large store takes longer to open, a sanitizer build is slower.
+  void set_start_timeout(std::chrono::milliseconds t) { start_timeout_ = t; }
+  // What the server wrote to its log since the latest start (constructor or
+  // Restart), e.g. to check what recovery reported.
+  std::string LogSinceStart() const;
+  // Resident set size of the running process (VmRSS in /proc/PID/status), in
+  // bytes; -1 if it cannot be read.
+  long long RssBytes() const;
+  // Its peak resident set size so far (VmHWM), in bytes; -1 if unknown.
+  long long PeakRssBytes() const;
+  // The server binary the helper runs (KV_TEST_SERVER_BIN or KV_SERVER_BIN).
+  static std::string ServerBinary();
+  // Whether that binary was built with AddressSanitizer (it contains the
+  // __asan_init symbol), so tests can scale their work to its speed.
+  static bool ServerIsSanitized();
+
   // Prints the log tail of every live server (used when a test fails while a
   // shared server is in use).
   static void DumpAllLogs(const char* why);
@@ -114,8 +148,11 @@ class ServerProcess {
   static void KillAll();
 
  private:
-  bool StartOnce(std::string* error);
+  // `fresh_dir`: make a new temp dir (the constructor) or reuse dir_.
+  // `wait_for_ping`: return once it answers PING (false if it does not).
+  bool StartOnce(std::string* error, bool fresh_dir = true, bool wait_for_ping = true);
   void Reap(int wstatus);
+  void RestartImpl(std::optional<std::vector<std::string>> extra_args, bool wait_for_ping);
 
   std::vector<std::string> extra_args_;
   bool is_redis_ = false;
@@ -124,6 +161,9 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::optional<ExitStatus> exit_status_;
   int signal_sent_ = 0;  // by Kill()
+  bool exit_expected_ = false;  // by RestartNoWait(): any ending is fine
+  std::chrono::milliseconds start_timeout_ = 10s;
+  unsigned long long log_offset_ = 0;  // size of server.log at the latest start
 };
 
 // A server shared by the test cases of one file, created on first use and

@@ -8,6 +8,7 @@
 
 #include "server/commands/commands.h"
 #include "server/commands/common.h"
+#include "storage/lsm_engine.h"
 #include "util/memory.h"
 #include "util/strings.h"
 
@@ -153,13 +154,81 @@ void PersistenceSection(Server& server, InfoBuilder& b) {
   b.Field("loading", "0");
   b.Field("async_loading", "0");
   b.Field("storage_engine", server.config().values().storage);
-  // The memory engine keeps nothing across restarts; the LSM changes this.
-  b.Field("rdb_changes_since_last_save", "0");
-  b.Field("rdb_bgsave_in_progress", "0");
-  b.Field("rdb_last_bgsave_status", "ok");
-  b.Field("aof_enabled", "0");
+  storage::LsmEngine* lsm = server.lsm();
+  Persistence* p = server.persistence();
+  if (lsm == nullptr || p == nullptr) {
+    // The memory engine keeps nothing across restarts.
+    b.Field("aof_enabled", "0");
+    b.Field("rdb_changes_since_last_save", "0");
+    b.Field("rdb_bgsave_in_progress", "0");
+    b.Field("rdb_last_bgsave_status", "ok");
+    b.Field("aof_rewrite_in_progress", "0");
+    b.Field("aof_last_write_status", "ok");
+    return;
+  }
+  const PersistenceStats& ps = p->stats();
+  b.Field("aof_enabled", "1");
+  b.Field("appendfsync", server.config().values().appendfsync);
   b.Field("aof_rewrite_in_progress", "0");
-  b.Field("aof_last_write_status", "ok");
+  b.Field("aof_last_write_status", ps.write_errors == 0 ? "ok" : "err");
+  b.Field("aof_last_bgrewrite_status", "ok");
+  b.Field("wal_fsyncs", ps.fsyncs);
+  b.Field("wal_fsync_errors", ps.fsync_errors);
+  b.Field("wal_last_fsync_usec", ps.last_fsync_us);
+  b.Field("wal_max_fsync_usec", ps.max_fsync_us);
+  b.Field("wal_fsync_in_progress", p->sync_in_flight() ? "1" : "0");
+  b.Field("wal_last_sequence", static_cast<uint64_t>(lsm->LastSequence()));
+  b.Field("wal_durable_sequence", static_cast<uint64_t>(lsm->DurableSequence()));
+  b.Field("rdb_changes_since_last_save",
+          static_cast<uint64_t>(lsm->LastSequence() - lsm->DurableSequence()));
+  if (!ps.last_error.empty()) b.Field("wal_last_error", ps.last_error);
+}
+
+void StorageSection(Server& server, InfoBuilder& b) {
+  b.Section("Storage");
+  storage::LsmEngine* lsm = server.lsm();
+  storage::EngineStats es = server.keyspace().EngineStats();
+  b.Field("storage_engine", server.config().values().storage);
+  b.Field("keys", es.keys);
+  b.Field("keys_exact", "1");
+  if (lsm == nullptr) {
+    b.Field("data_bytes", es.data_bytes);
+    return;
+  }
+  storage::LsmStats s = lsm->GetStats();
+  b.Field("memtable_bytes", s.memtable_bytes);
+  b.Field("immutable_memtable_bytes", s.immutable_memtable_bytes);
+  for (size_t level = 0; level < s.files_per_level.size(); level++) {
+    std::string name = "level" + std::to_string(level);
+    b.Field(name.c_str(), "files=" + std::to_string(s.files_per_level[level]) +
+                              ",bytes=" + std::to_string(s.bytes_per_level[level]));
+  }
+  b.Field("compaction_pending", s.compaction_pending ? "1" : "0");
+  b.Field("compaction_running", s.compaction_running ? "1" : "0");
+  b.Field("write_stalled", s.write_stalled ? "1" : "0");
+  b.Field("flushes", s.flushes);
+  b.Field("compactions", s.compactions);
+  b.Field("user_bytes_written", s.user_bytes_written);
+  b.Field("wal_bytes_written", s.wal_bytes);
+  b.Field("flush_bytes_written", s.bytes_written_flush);
+  b.Field("compaction_bytes_written", s.bytes_written_compaction);
+  double wa = s.user_bytes_written == 0
+                  ? 0
+                  : static_cast<double>(s.wal_bytes + s.bytes_written_flush +
+                                        s.bytes_written_compaction) /
+                        static_cast<double>(s.user_bytes_written);
+  b.FieldF("write_amplification", wa, 2);
+  b.Field("bloom_checks", s.bloom_checked);
+  b.Field("bloom_useful", s.bloom_useful);
+  b.Field("bloom_false_positives", s.bloom_false_positives);
+  b.Field("block_cache_hits", s.block_cache_hits);
+  b.Field("block_cache_misses", s.block_cache_misses);
+  uint64_t lookups = s.block_cache_hits + s.block_cache_misses;
+  b.FieldF("block_cache_hit_ratio",
+           lookups == 0 ? 0 : static_cast<double>(s.block_cache_hits) / static_cast<double>(lookups),
+           4);
+  b.Field("disk_bytes", s.disk_bytes);
+  if (!s.last_background_error.empty()) b.Field("last_background_error", s.last_background_error);
 }
 
 void StatsSection(Server& server, InfoBuilder& b) {
@@ -233,6 +302,7 @@ void Info(Server& server, Client& client, const Argv& argv) {
   if (want("clients")) ClientsSection(server, b);
   if (want("memory")) MemorySection(server, b);
   if (want("persistence")) PersistenceSection(server, b);
+  if (want("storage")) StorageSection(server, b);
   if (want("stats")) StatsSection(server, b);
   if (want("replication")) ReplicationSection(b);
   if (want("cpu")) CpuSection(b);

@@ -1,0 +1,305 @@
+#include "storage/table/table.h"
+
+#include <optional>
+#include <utility>
+
+#include "storage/dbformat.h"
+#include "storage/table/bloom.h"
+
+namespace kv::storage {
+
+namespace {
+
+// Every key in a table's data and index blocks is an internal key (the
+// builder refuses shorter ones); a shorter one read back is damage.
+constexpr size_t kMinTableKeySize = 8;
+
+// `s` with `message` in place of its own, same code.
+util::Status WithMessage(const util::Status& s, const std::string& message) {
+  switch (s.code()) {
+    case util::Status::Code::kOk:
+      return s;
+    case util::Status::Code::kNotFound:
+      return util::Status::NotFound(message);
+    case util::Status::Code::kInvalidArgument:
+      return util::Status::InvalidArgument(message);
+    case util::Status::Code::kIOError:
+      return util::Status::IOError(message);
+    case util::Status::Code::kBusy:
+      return util::Status::Busy(message);
+    case util::Status::Code::kCorruption:
+      break;
+  }
+  return util::Status::Corruption(message);
+}
+
+}  // namespace
+
+// The two-level iterator: an index block iterator whose entries point at data
+// blocks, and an iterator over the current data block (kept alive by
+// block_, whether or not the cache still holds it).
+class SSTableIterator final : public Iterator {
+ public:
+  explicit SSTableIterator(const Table* table)
+      : table_(table),
+        index_iter_(table->index_block_.get(), table->options_.comparator, kMinTableKeySize) {}
+
+  bool Valid() const override { return status_.ok() && data_iter_ && data_iter_->Valid(); }
+
+  void SeekToFirst() override {
+    if (!status_.ok()) return;
+    index_iter_.SeekToFirst();
+    LoadBlock();
+    if (data_iter_) data_iter_->SeekToFirst();
+    SkipEmptyBlocks();
+  }
+
+  // REQUIRES: target is an internal key (at least 8 bytes).
+  void Seek(std::string_view target) override {
+    if (!status_.ok()) return;
+    if (target.size() < kMinTableKeySize) {
+      Fail(util::Status::InvalidArgument("table seek target shorter than an internal key"));
+      return;
+    }
+    index_iter_.Seek(target);
+    LoadBlock();
+    if (data_iter_) data_iter_->Seek(target);
+    SkipEmptyBlocks();
+  }
+
+  void Next() override {
+    if (!Valid()) return;
+    data_iter_->Next();
+    SkipEmptyBlocks();
+  }
+
+  std::string_view key() const override { return data_iter_->key(); }
+  std::string_view value() const override { return data_iter_->value(); }
+  util::Status status() const override { return status_; }
+
+ private:
+  // Errors are sticky: a reader that goes on after one would silently miss
+  // the entries of the bad block.
+  void Fail(util::Status s) {
+    status_ = std::move(s);
+    data_iter_.reset();
+    block_.reset();
+  }
+
+  // Points data_iter_ at the block of the current index entry (or clears it
+  // at the end of the index).
+  void LoadBlock() {
+    if (!index_iter_.Valid()) {
+      if (!index_iter_.status().ok()) {
+        Fail(util::Status::Corruption(
+            TableError(table_->file_number_, "index block: " + index_iter_.status().message())));
+        return;
+      }
+      data_iter_.reset();
+      block_.reset();
+      return;
+    }
+    if (data_iter_) {  // a Seek within the block already loaded: keep it
+      BlockHandle handle;
+      std::string_view v = index_iter_.value();
+      if (handle.DecodeFrom(&v) && handle.offset == block_offset_) return;
+    }
+    std::shared_ptr<const Block> block;
+    uint64_t offset = 0;
+    util::Status s = table_->ReadDataBlock(index_iter_.value(), &block, &offset);
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+    block_offset_ = offset;
+    data_iter_.reset();
+    block_ = std::move(block);
+    data_iter_.emplace(block_.get(), table_->options_.comparator, kMinTableKeySize);
+  }
+
+  // Moves past data blocks with nothing (left) in them.
+  void SkipEmptyBlocks() {
+    while (status_.ok() && data_iter_ && !data_iter_->Valid()) {
+      if (!data_iter_->status().ok()) {
+        Fail(util::Status::Corruption(
+            TableBlockError(table_->file_number_, block_offset_, data_iter_->status().message())));
+        return;
+      }
+      index_iter_.Next();
+      LoadBlock();
+      if (data_iter_) data_iter_->SeekToFirst();
+    }
+  }
+
+  const Table* const table_;
+  BlockIterator index_iter_;
+  std::shared_ptr<const Block> block_;
+  std::optional<BlockIterator> data_iter_;
+  uint64_t block_offset_ = 0;
+  util::Status status_;
+};
+
+Table::~Table() = default;
+
+util::Status Table::ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const {
+  std::string contents;
+  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents);
+  if (!s.ok()) return WithMessage(s, TableBlockError(file_number_, handle.offset, s.message()));
+  auto block = Block::Own(std::move(contents));
+  if (!block->status().ok()) {
+    return util::Status::Corruption(
+        TableBlockError(file_number_, handle.offset, block->status().message()));
+  }
+  *out = std::move(block);
+  return util::Status::OK();
+}
+
+util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
+                                  uint64_t* offset) const {
+  BlockHandle handle;
+  if (!handle.DecodeFrom(&handle_value)) {
+    return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
+  }
+  *offset = handle.offset;
+  if (cache_ != nullptr) {
+    if (auto cached = cache_->Lookup(file_number_, handle.offset)) {
+      *out = std::move(cached);
+      return util::Status::OK();
+    }
+  }
+  std::unique_ptr<Block> block;
+  util::Status s = ReadBlock(handle, &block);
+  if (!s.ok()) return s;
+  std::shared_ptr<const Block> shared(std::move(block));
+  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, shared);
+  *out = std::move(shared);
+  return util::Status::OK();
+}
+
+util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
+                         uint64_t file_size, uint64_t file_number, BlockCache* cache,
+                         std::unique_ptr<Table>* out) {
+  if (file_size < Footer::kEncodedLength) {
+    return util::Status::Corruption(TableError(
+        file_number, "file too short to be an SSTable (" + std::to_string(file_size) + " bytes)"));
+  }
+  std::unique_ptr<Table> t(new Table());
+  t->options_ = options;
+  t->file_ = std::move(file);
+  t->file_size_ = file_size;
+  t->file_number_ = file_number;
+  t->blocks_end_ = file_size - Footer::kEncodedLength;
+  t->cache_ = cache;
+
+  char footer_buf[Footer::kEncodedLength];
+  std::string_view footer_bytes;
+  util::Status s = t->file_->Read(t->blocks_end_, sizeof(footer_buf), &footer_bytes, footer_buf);
+  if (!s.ok()) return WithMessage(s, TableError(file_number, "footer: " + s.message()));
+  if (footer_bytes.size() != sizeof(footer_buf)) {
+    return util::Status::Corruption(TableError(file_number, "footer: truncated read"));
+  }
+  Footer footer;
+  s = footer.DecodeFrom(footer_bytes);
+  if (!s.ok()) return util::Status::Corruption(TableError(file_number, "footer: " + s.message()));
+
+  s = t->ReadBlock(footer.index, &t->index_block_);
+  if (!s.ok()) return s;
+
+  std::unique_ptr<Block> meta;
+  s = t->ReadBlock(footer.metaindex, &meta);
+  if (!s.ok()) return s;
+  bool have_comparator = false, have_props = false;
+  BlockHandle filter_handle;
+  BlockIterator it(meta.get(), BytewiseComparator());
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    if (it.key() == kMetaComparatorKey) {
+      have_comparator = true;
+      if (it.value() != options.comparator->Name()) {
+        return util::Status::InvalidArgument(
+            TableError(file_number, "built with comparator " + std::string(it.value()) +
+                                        ", opened with " + options.comparator->Name()));
+      }
+    } else if (it.key() == kMetaFilterKey) {
+      std::string_view v = it.value();
+      if (!filter_handle.DecodeFrom(&v)) {
+        return util::Status::Corruption(TableError(file_number, "bad filter handle"));
+      }
+      t->has_filter_ = true;
+    } else if (it.key() == kMetaPropertiesKey) {
+      if (!t->props_.DecodeFrom(it.value())) {
+        return util::Status::Corruption(TableError(file_number, "bad properties"));
+      }
+      have_props = true;
+    }
+    // Other keys: written by a later version, ignored.
+  }
+  if (!it.status().ok()) {
+    return util::Status::Corruption(TableBlockError(file_number, footer.metaindex.offset,
+                                                    "metaindex: " + it.status().message()));
+  }
+  if (!have_comparator || !have_props) {
+    return util::Status::Corruption(TableError(file_number, "metaindex lacks required entries"));
+  }
+  if (t->has_filter_) {
+    s = ReadBlockContents(t->file_.get(), t->blocks_end_, filter_handle, &t->filter_);
+    if (!s.ok()) {
+      return WithMessage(
+          s, TableBlockError(file_number, filter_handle.offset, "filter: " + s.message()));
+    }
+  }
+  *out = std::move(t);
+  return util::Status::OK();
+}
+
+util::Status Table::Get(std::string_view internal_target, bool* found, std::string* found_key,
+                        std::string* value, bool* bloom_skipped) const {
+  *found = false;
+  if (bloom_skipped != nullptr) *bloom_skipped = false;
+  if (internal_target.size() < 8) {
+    return util::Status::InvalidArgument("table lookup key shorter than an internal key");
+  }
+  const std::string_view user_key = ExtractUserKey(internal_target);
+  if (has_filter_ && !BloomFilterPolicy::HashMayMatch(BloomFilterPolicy::Hash(user_key), filter_)) {
+    if (bloom_skipped != nullptr) *bloom_skipped = true;
+    return util::Status::OK();
+  }
+  const Comparator* cmp = options_.comparator;
+  BlockIterator index_iter(index_block_.get(), cmp, kMinTableKeySize);
+  index_iter.Seek(internal_target);
+  // The first index entry >= target names the block holding the first key >=
+  // target, unless that block ends before target (its separator sits between
+  // blocks): then that key is the next block's first.
+  while (index_iter.Valid()) {
+    std::shared_ptr<const Block> block;
+    uint64_t offset = 0;
+    util::Status s = ReadDataBlock(index_iter.value(), &block, &offset);
+    if (!s.ok()) return s;
+    BlockIterator it(block.get(), cmp, kMinTableKeySize);
+    it.Seek(internal_target);
+    if (it.Valid()) {
+      if (ExtractUserKey(it.key()) == user_key) {
+        *found = true;
+        if (found_key != nullptr) found_key->assign(it.key().data(), it.key().size());
+        if (value != nullptr) value->assign(it.value().data(), it.value().size());
+      }
+      return util::Status::OK();
+    }
+    if (!it.status().ok()) {
+      return util::Status::Corruption(TableBlockError(file_number_, offset, it.status().message()));
+    }
+    index_iter.Next();
+  }
+  if (!index_iter.status().ok()) {
+    return util::Status::Corruption(
+        TableError(file_number_, "index block: " + index_iter.status().message()));
+  }
+  return util::Status::OK();
+}
+
+std::unique_ptr<Iterator> Table::NewIterator() const {
+  return std::make_unique<SSTableIterator>(this);
+}
+
+size_t Table::MemoryUsage() const { return index_block_->size() + filter_.size() + sizeof(*this); }
+
+}  // namespace kv::storage

@@ -1,0 +1,98 @@
+// Table: an open, immutable SSTable (FORMAT.md "SSTable"). Open reads and
+// verifies the footer, index, metaindex and Bloom filter and keeps them in
+// memory; data blocks are read on demand, through the BlockCache when there
+// is one. Every block is checked (bounds, CRC32C, decompression, structure)
+// before use; a bad one is a Corruption naming the file and block offset,
+// never a crash or a wrong answer.
+//
+// Thread safety: after Open a Table is immutable, so Get and NewIterator may
+// be called from any number of threads at once (reads use pread through the
+// thread-safe RandomAccessFile::Read; the only shared mutable state is the
+// thread-safe BlockCache). Each iterator is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/engine.h"
+#include "storage/env.h"
+#include "storage/table/block.h"
+#include "storage/table/block_cache.h"
+#include "storage/table/format.h"
+#include "storage/table/options.h"
+#include "util/status.h"
+
+namespace kv::storage {
+
+class Table {
+ public:
+  // Opens the table in `file` (`file_size` bytes; table number
+  // `file_number`, used in error messages and as the cache key). `cache` may
+  // be null (no caching) and must outlive the table. OK with *out set;
+  // Corruption naming the file if the footer, index, metaindex or filter is
+  // bad or the file is truncated; InvalidArgument if the table was built
+  // with another comparator than options.comparator; IOError from reads.
+  [[nodiscard]] static util::Status Open(const TableOptions& options,
+                                         std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
+                                         uint64_t file_number, BlockCache* cache,
+                                         std::unique_ptr<Table>* out);
+
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+  ~Table();
+
+  // Point lookup of the newest entry for ExtractUserKey(internal_target)
+  // whose sequence is <= internal_target's (make the target with
+  // kValueTypeForSeek). The Bloom filter is asked first.
+  // OK and *found = false if the table has no such entry; *bloom_skipped
+  // then says whether the filter alone ruled it out (no block was read).
+  // OK and *found = true with *found_key = the entry's internal key (its type
+  // may be kTypeDeletion: the caller interprets it) and *value its value.
+  // Corruption naming the file and block offset if a block is bad; IOError
+  // if a read fails. found_key and value may be null if not wanted.
+  // InvalidArgument if internal_target is shorter than 8 bytes.
+  [[nodiscard]] util::Status Get(std::string_view internal_target, bool* found,
+                                 std::string* found_key, std::string* value,
+                                 bool* bloom_skipped) const;
+
+  // An iterator over every entry in internal-key order (index block, then
+  // the data block each index entry points at). Its status() is a
+  // Corruption/IOError naming the file and block if a block cannot be read;
+  // it is then !Valid() for good. REQUIRES: the table outlives it.
+  std::unique_ptr<Iterator> NewIterator() const;
+
+  uint64_t file_number() const { return file_number_; }
+  uint64_t file_size() const { return file_size_; }
+  uint64_t NumEntries() const { return props_.num_entries; }
+  const TableProperties& properties() const { return props_; }
+  bool has_filter() const { return has_filter_; }
+  // Bytes this table keeps in memory (index block and filter).
+  size_t MemoryUsage() const;
+
+ private:
+  friend class SSTableIterator;
+  Table() = default;
+
+  // Decodes a block handle from an index entry's value and returns that data
+  // block from the cache or the file. *offset gets the block's offset (for
+  // error messages) when the handle decodes.
+  util::Status ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
+                             uint64_t* offset) const;
+  // Reads and parses a block outside the cache (index, metaindex, data).
+  util::Status ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const;
+
+  TableOptions options_;
+  std::unique_ptr<RandomAccessFile> file_;
+  uint64_t file_size_ = 0;
+  uint64_t file_number_ = 0;
+  uint64_t blocks_end_ = 0;  // where the footer starts; blocks must end before it
+  BlockCache* cache_ = nullptr;
+  std::unique_ptr<Block> index_block_;
+  std::string filter_;
+  bool has_filter_ = false;
+  TableProperties props_;
+};
+
+}  // namespace kv::storage
