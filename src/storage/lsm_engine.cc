@@ -361,11 +361,14 @@ struct LsmEngine::Impl {
 
   void BackgroundLoop() {
     std::unique_lock<std::mutex> l(mu);
+    bool last_failed = false;
     while (true) {
       int level = -1;
       bool has_imm = imm != nullptr;
       bool compact = manual_compaction || NeedsCompaction(*current, &level);
-      if (shutting_down && !has_imm) break;
+      // On shutdown, finish flushing imm unless that keeps failing: its WAL
+      // is still on disk and recovery replays it.
+      if (shutting_down && (!has_imm || last_failed)) break;
       if (!has_imm && !compact) {
         bg_busy = false;
         cv.notify_all();
@@ -389,6 +392,7 @@ struct LsmEngine::Impl {
       if (s.ok()) DeleteObsoleteFiles();
       l.lock();
       stats.compaction_running = false;
+      last_failed = !s.ok();
       if (!s.ok()) {
         // Treated as transient (a full disk, an EIO): the inputs are kept
         // (imm and its WAL, or the compaction's input tables), and the work
@@ -492,7 +496,10 @@ struct LsmEngine::Impl {
     }
     s = Install(&edit, {}, added, true);
     if (!s.ok()) {
-      RemoveTables(outputs);
+      // After a failed manifest write the edit may be on disk: keep the
+      // tables it names. They are deleted once a new manifest exists
+      // without them.
+      if (!manifest_broken) RemoveTables(outputs);
       return s;
     }
     {
@@ -580,7 +587,7 @@ struct LsmEngine::Impl {
         stats.bytes_written_compaction += written;
       }
     }
-    if (!s.ok()) RemoveTables(outputs);
+    if (!s.ok() && !manifest_broken) RemoveTables(outputs);
     return s;
   }
 
@@ -1155,6 +1162,10 @@ Status LsmEngine::Clear() {
   {
     std::lock_guard<std::mutex> l(d.mu);
     d.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
+    // A memtable whose flush failed is cleared too; the edit above made its
+    // log obsolete.
+    d.imm.reset();
+    d.generation++;
     d.current_log_number = d.log_number;
   }
   d.held_imm.reset();
@@ -1249,6 +1260,12 @@ Status LsmEngine::CompactAll() {
   // Flush the memtable first so everything is in tables.
   if (d.mem->NumEntries() > 0) {
     WaitForBackgroundWork();
+    {
+      std::lock_guard<std::mutex> l(d.mu);
+      // A flush that failed is still waiting for its retry: do not stack a
+      // second memtable on it.
+      if (d.imm) return d.bg_error.ok() ? Status::Busy("a flush is pending") : d.bg_error;
+    }
     uint64_t old_log = d.log_number;
     Status s = SwitchLog();
     if (!s.ok()) return s;

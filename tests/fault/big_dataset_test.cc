@@ -53,8 +53,10 @@ uint64_t ParseU64(const std::string& s) { return s.empty() ? 0 : std::stoull(s);
 
 }  // namespace
 
-TEST_CASE("big_dataset: a dataset far larger than the caches reads back right after a restart "
-          "and memory stays bounded") {
+TEST_CASE(
+    "big_dataset: a dataset far larger than the caches reads back right after a restart "
+    "and memory stays bounded" *
+    doctest::skip(TestingAgainstRedis())) {
   const uint64_t seed = TestSeed("big_dataset");
   const double gib = EnvDouble("KV_FAULT_BIG_GB", SlowServer() ? 0.2 : 2.0);
   const uint64_t target = static_cast<uint64_t>(gib * 1024 * kMiB);
@@ -112,7 +114,8 @@ TEST_CASE("big_dataset: a dataset far larger than the caches reads back right af
   read_batch();
   const double write_s = std::chrono::duration<double>(Clock::now() - write_start).count();
   const long long write_peak_rss = std::max(peak_rss_seen, server.PeakRssBytes());
-  Log("big_dataset: wrote %" PRIu64 " keys, %.1f MiB in %.1f s: %.1f MiB/s, %.0f SET/s; peak "
+  Log("big_dataset: wrote %" PRIu64
+      " keys, %.1f MiB in %.1f s: %.1f MiB/s, %.0f SET/s; peak "
       "RSS while writing %.1f MiB",
       keys, static_cast<double>(bytes) / kMiB, write_s, static_cast<double>(bytes) / kMiB / write_s,
       static_cast<double>(keys) / write_s, static_cast<double>(write_peak_rss) / kMiB);
@@ -189,8 +192,7 @@ TEST_CASE("big_dataset: a dataset far larger than the caches reads back right af
   CHECK(disk >= bytes * 9 / 10);
   CHECK(disk <= bytes * 3 / 2);
   CHECK(CallInt(c, {"DBSIZE"}) == static_cast<long long>(keys));
-  CHECK_MESSAGE(peak < rss_limit, "peak RSS after the restart ", peak, " bytes, limit ",
-                rss_limit);
+  CHECK_MESSAGE(peak < rss_limit, "peak RSS after the restart ", peak, " bytes, limit ", rss_limit);
   CHECK_MESSAGE(rss < rss_limit, "RSS ", rss, " bytes, limit ", rss_limit);
   c.reset();
   st = server.Stop(120s);

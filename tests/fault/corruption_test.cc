@@ -67,8 +67,10 @@ std::string RandomBytes(std::mt19937_64& rng, size_t n) {
 
 }  // namespace
 
-TEST_CASE("corrupt_current: a bad or missing CURRENT stops the server from starting, and "
-          "nothing is lost") {
+TEST_CASE(
+    "corrupt_current: a bad or missing CURRENT stops the server from starting, and "
+    "nothing is lost" *
+    doctest::skip(TestingAgainstRedis())) {
   const uint64_t seed = TestSeed("corrupt_current");
   std::mt19937_64 rng(seed);
   const std::chrono::milliseconds deadline = SlowServer() ? 60s : 20s;
@@ -121,8 +123,8 @@ TEST_CASE("corrupt_current: a bad or missing CURRENT stops the server from start
   REQUIRE_MESSAGE(exit.has_value(), "kv-server with a damaged CURRENT (", damage.name,
                   ") is still running after ", deadline.count(), " ms");
   CHECK_MESSAGE((exit->exited && exit->code != 0), exit->ToString());
-  CHECK_MESSAGE(log.find(damage.must_mention) != std::string::npos,
-                "the log does not mention ", damage.must_mention);
+  CHECK_MESSAGE(log.find(damage.must_mention) != std::string::npos, "the log does not mention ",
+                damage.must_mention);
   CHECK_MESSAGE(log.find("Ready to accept connections") == std::string::npos,
                 "it got as far as accepting connections");
   Log("corrupt_current (%s): %s; log: %s", damage.name, exit->ToString().c_str(),
@@ -130,12 +132,14 @@ TEST_CASE("corrupt_current: a bad or missing CURRENT stops the server from start
 
   // The failed start touched nothing: with CURRENT back, everything is there.
   std::vector<std::string> files_after = DataFiles(server.dir());
-  files_before.erase(std::remove_if(files_before.begin(), files_before.end(),
-                                    [](const std::string& f) { return f.rfind("CURRENT=", 0) == 0; }),
-                     files_before.end());
-  files_after.erase(std::remove_if(files_after.begin(), files_after.end(),
-                                   [](const std::string& f) { return f.rfind("CURRENT=", 0) == 0; }),
-                    files_after.end());
+  files_before.erase(
+      std::remove_if(files_before.begin(), files_before.end(),
+                     [](const std::string& f) { return f.rfind("CURRENT=", 0) == 0; }),
+      files_before.end());
+  files_after.erase(
+      std::remove_if(files_after.begin(), files_after.end(),
+                     [](const std::string& f) { return f.rfind("CURRENT=", 0) == 0; }),
+      files_after.end());
   CHECK(files_after == files_before);
   WriteFile(current, good);
   server.Restart();
@@ -145,8 +149,10 @@ TEST_CASE("corrupt_current: a bad or missing CURRENT stops the server from start
   CHECK(CallInt(c, {"DBSIZE"}) == n);
 }
 
-TEST_CASE("wal_torn_tail: a torn WAL tail is truncated on recovery and no acknowledged write is "
-          "lost") {
+TEST_CASE(
+    "wal_torn_tail: a torn WAL tail is truncated on recovery and no acknowledged write is "
+    "lost" *
+    doctest::skip(TestingAgainstRedis())) {
   const uint64_t seed = TestSeed("wal_torn_tail");
   std::mt19937_64 rng(seed);
 
@@ -201,9 +207,9 @@ TEST_CASE("wal_torn_tail: a torn WAL tail is truncated on recovery and no acknow
     std::string log = server.LogSinceStart();
     CAPTURE(log);
     std::string lower = Lower(log);
-    CHECK_MESSAGE((lower.find("torn") != std::string::npos &&
-                   lower.find("truncat") != std::string::npos),
-                  "no log line about truncating the torn tail of ", wal);
+    CHECK_MESSAGE(
+        (lower.find("torn") != std::string::npos && lower.find("truncat") != std::string::npos),
+        "no log line about truncating the torn tail of ", wal);
     Conn c = server.Connect();
     REQUIRE(c->err == 0);
     CheckKeys(c.get(), "wt:", n);

@@ -114,16 +114,35 @@ Workload WriteKeys(redisContext* c) {
     const std::string k = Key(i);
     std::vector<std::string> cmd;
     switch (i % 10) {
-      case 0: cmd = {"SET", k, Val(k, 1), "EX", "3600"}; break;
-      case 1: continue;
-      case 2: cmd = {"SET", k, Val(k, 1)}; break;
-      case 3: cmd = {"SET", k, Val(k, 1), "EX", "3600"}; break;
-      case 4: cmd = {"SET", k, Val(k, 1), "EX", "7200"}; break;
-      case 5: cmd = {"SET", k, Val(k, 1)}; break;
-      case 6: cmd = {"SET", k, Val(k, 1), "EX", "3600"}; break;
-      case 7: cmd = {"SET", k, Val(k, 1)}; break;
-      case 8: cmd = {"INCRBY", k, std::to_string(i)}; break;
-      case 9: cmd = {"SET", k, Val(k, 1)}; break;
+      case 0:
+        cmd = {"SET", k, Val(k, 1), "EX", "3600"};
+        break;
+      case 1:
+        continue;
+      case 2:
+        cmd = {"SET", k, Val(k, 1)};
+        break;
+      case 3:
+        cmd = {"SET", k, Val(k, 1), "EX", "3600"};
+        break;
+      case 4:
+        cmd = {"SET", k, Val(k, 1), "EX", "7200"};
+        break;
+      case 5:
+        cmd = {"SET", k, Val(k, 1)};
+        break;
+      case 6:
+        cmd = {"SET", k, Val(k, 1), "EX", "3600"};
+        break;
+      case 7:
+        cmd = {"SET", k, Val(k, 1)};
+        break;
+      case 8:
+        cmd = {"INCRBY", k, std::to_string(i)};
+        break;
+      case 9:
+        cmd = {"SET", k, Val(k, 1)};
+        break;
     }
     s2.keys.push_back(i);
     s2.cmds.push_back(std::move(cmd));
@@ -156,14 +175,29 @@ Workload WriteKeys(redisContext* c) {
         cmd = i % 20 == 2 ? std::vector<std::string>{"DEL", k}
                           : std::vector<std::string>{"PEXPIREAT", k, "1"};
         break;
-      case 3: cmd = {"SET", k, Val(k, 2)}; break;  // drops the TTL
-      case 4: cmd = {"SET", k, Val(k, 2), "KEEPTTL"}; break;
-      case 5: cmd = {"PEXPIRE", k, std::to_string(w.medium_ttl_ms)}; break;
-      case 6: cmd = {"PERSIST", k}; break;
-      case 7: cmd = {"SET", k, Val(k, 2)}; break;
-      case 8: cmd = {"INCRBY", k, std::to_string(i)}; break;
-      case 9: cmd = {"EXPIREAT", k, std::to_string(expireat_s)}; break;
-      default: continue;
+      case 3:
+        cmd = {"SET", k, Val(k, 2)};
+        break;  // drops the TTL
+      case 4:
+        cmd = {"SET", k, Val(k, 2), "KEEPTTL"};
+        break;
+      case 5:
+        cmd = {"PEXPIRE", k, std::to_string(w.medium_ttl_ms)};
+        break;
+      case 6:
+        cmd = {"PERSIST", k};
+        break;
+      case 7:
+        cmd = {"SET", k, Val(k, 2)};
+        break;
+      case 8:
+        cmd = {"INCRBY", k, std::to_string(i)};
+        break;
+      case 9:
+        cmd = {"EXPIREAT", k, std::to_string(expireat_s)};
+        break;
+      default:
+        continue;
     }
     s3.keys.push_back(i);
     s3.cmds.push_back(std::move(cmd));
@@ -238,12 +272,12 @@ void Verify(redisContext* c, const Workload& w, const char* when) {
   size_t failures = 0;
   auto fail = [&](const Expect& e, const std::string& what, const Reply& get, const Reply& pttl) {
     if (++failures > 10) return;
-    std::string got = get.type == Reply::Type::kBulk
-                          ? "value of " + std::to_string(get.str.size()) + " bytes" +
-                                (VersionOf(get.str) ? " (version " +
-                                                          std::to_string(*VersionOf(get.str)) + ")"
-                                                    : std::string())
-                          : TypeName(get.type);
+    std::string got =
+        get.type == Reply::Type::kBulk
+            ? "value of " + std::to_string(get.str.size()) + " bytes" +
+                  (VersionOf(get.str) ? " (version " + std::to_string(*VersionOf(get.str)) + ")"
+                                      : std::string())
+            : TypeName(get.type);
     FAIL_CHECK(e.key << ": " << what << "; GET -> " << got << ", PTTL -> " << pttl);
   };
   for (size_t n = 0; n < w.expect.size(); ++n) {
@@ -279,8 +313,7 @@ void Verify(redisContext* c, const Workload& w, const char* when) {
     const int64_t min_pttl = e.deadline_lo - t1 - kSlopMs;
     const int64_t max_pttl = e.deadline_hi - t0 + kSlopMs;
     if (pttl.integer < std::max<int64_t>(min_pttl, 0) || pttl.integer > max_pttl) {
-      fail(e,
-           "PTTL out of [" + std::to_string(min_pttl) + ", " + std::to_string(max_pttl) + "]",
+      fail(e, "PTTL out of [" + std::to_string(min_pttl) + ", " + std::to_string(max_pttl) + "]",
            get, pttl);
     }
   }
@@ -352,9 +385,9 @@ void RunRestart(const char* name, bool sigkill) {
   long long dbsize = CallInt(c, {"DBSIZE"});
   CHECK(dbsize >= must);
   CHECK(dbsize <= may);
-  REQUIRE(WaitFor([&] { return NowUnixMs() > last_deadline + kSlopMs; },
-                  std::chrono::milliseconds(std::max<int64_t>(last_deadline - NowUnixMs(), 0) +
-                                            5000)));
+  REQUIRE(
+      WaitFor([&] { return NowUnixMs() > last_deadline + kSlopMs; },
+              std::chrono::milliseconds(std::max<int64_t>(last_deadline - NowUnixMs(), 0) + 5000)));
   Verify(c.get(), w, "after the medium TTLs ran out");
   for (const Expect& e : w.expect) {
     if (e.kind == Kind::kExpiring) {
@@ -369,12 +402,15 @@ void RunRestart(const char* name, bool sigkill) {
 
 }  // namespace
 
-TEST_CASE("restart_sigterm: after SIGTERM (exit 0) every key, deletion and TTL comes back") {
+TEST_CASE("restart_sigterm: after SIGTERM (exit 0) every key, deletion and TTL comes back" *
+          doctest::skip(TestingAgainstRedis())) {
   RunRestart("restart_sigterm", false);
 }
 
-TEST_CASE("restart_sigkill: after SIGKILL following an appendfsync-always burst, every key, "
-          "deletion and TTL comes back") {
+TEST_CASE(
+    "restart_sigkill: after SIGKILL following an appendfsync-always burst, every key, "
+    "deletion and TTL comes back" *
+    doctest::skip(TestingAgainstRedis())) {
   RunRestart("restart_sigkill", true);
 }
 

@@ -184,15 +184,8 @@ bool ServerProcess::StartOnce(std::string* error, bool fresh_dir, bool wait_for_
   } else {
     // KV_TEST_SERVER_BIN runs the suite against another build (e.g. ASan)
     // without recompiling it.
-    args = {ServerBinary(),
-            "--port",
-            port,
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            dir_,
-            "--logfile",
-            log_path()};
+    args = {ServerBinary(), "--port", port,        "--bind",  "127.0.0.1",
+            "--dir",        dir_,     "--logfile", log_path()};
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
 

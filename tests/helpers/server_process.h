@@ -160,7 +160,7 @@ class ServerProcess {
   std::string dir_;
   pid_t pid_ = -1;
   std::optional<ExitStatus> exit_status_;
-  int signal_sent_ = 0;  // by Kill()
+  int signal_sent_ = 0;         // by Kill()
   bool exit_expected_ = false;  // by RestartNoWait(): any ending is fine
   std::chrono::milliseconds start_timeout_ = 10s;
   unsigned long long log_offset_ = 0;  // size of server.log at the latest start
