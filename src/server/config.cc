@@ -21,46 +21,42 @@ bool OneArg(const Args& a, std::string* err) {
   return true;
 }
 
+// An integer directive; `parse` reads the text (plain integers, or memory
+// sizes with units).
+Config::Directive NumberDirective(const char* name, const char* def, bool mut,
+                                  int64_t Values::*f, int64_t min, int64_t max,
+                                  bool (*parse)(std::string_view, int64_t*),
+                                  const char* parse_error) {
+  return Config::Directive{
+      name, def, mut,
+      [f, min, max, parse, parse_error](Values* v, const Args& a, std::string* err) {
+        if (!OneArg(a, err)) return false;
+        int64_t n;
+        if (!parse(a[0], &n)) {
+          *err = parse_error;
+          return false;
+        }
+        if (n < min || n > max) {
+          *err = "argument must be between " + std::to_string(min) + " and " +
+                 std::to_string(max) + " inclusive";
+          return false;
+        }
+        v->*f = n;
+        return true;
+      },
+      [f](const Values& v) { return std::to_string(v.*f); }};
+}
+
 Config::Directive IntDirective(const char* name, const char* def, bool mut, int64_t Values::*f,
                                int64_t min, int64_t max) {
-  return Config::Directive{name, def, mut,
-                           [f, min, max](Values* v, const Args& a, std::string* err) {
-                             if (!OneArg(a, err)) return false;
-                             int64_t n;
-                             if (!util::ParseInt64(a[0], &n)) {
-                               *err = "argument couldn't be parsed into an integer";
-                               return false;
-                             }
-                             if (n < min || n > max) {
-                               *err = "argument must be between " + std::to_string(min) + " and " +
-                                      std::to_string(max) + " inclusive";
-                               return false;
-                             }
-                             v->*f = n;
-                             return true;
-                           },
-                           [f](const Values& v) { return std::to_string(v.*f); }};
+  return NumberDirective(name, def, mut, f, min, max, util::ParseInt64,
+                         "argument couldn't be parsed into an integer");
 }
 
 Config::Directive MemDirective(const char* name, const char* def, bool mut, int64_t Values::*f,
                                int64_t min, int64_t max) {
-  return Config::Directive{name, def, mut,
-                           [f, min, max](Values* v, const Args& a, std::string* err) {
-                             if (!OneArg(a, err)) return false;
-                             int64_t n;
-                             if (!util::ParseMemory(a[0], &n)) {
-                               *err = "argument must be a memory value";
-                               return false;
-                             }
-                             if (n < min || n > max) {
-                               *err = "argument must be between " + std::to_string(min) + " and " +
-                                      std::to_string(max) + " inclusive";
-                               return false;
-                             }
-                             v->*f = n;
-                             return true;
-                           },
-                           [f](const Values& v) { return std::to_string(v.*f); }};
+  return NumberDirective(name, def, mut, f, min, max, util::ParseMemory,
+                         "argument must be a memory value");
 }
 
 Config::Directive BoolDirective(const char* name, const char* def, bool mut, bool Values::*f) {

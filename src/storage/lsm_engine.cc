@@ -1078,6 +1078,11 @@ Status LsmEngine::MakeRoomForWrite() {
       return Status::OK();
     }
   }
+  return FreezeMemtable();
+}
+
+Status LsmEngine::FreezeMemtable() {
+  Impl& d = *impl_;
   uint64_t old_log = d.log_number;
   Status s = SwitchLog();
   if (!s.ok()) return s;
@@ -1266,18 +1271,8 @@ Status LsmEngine::CompactAll() {
       // second memtable on it.
       if (d.imm) return d.bg_error.ok() ? Status::Busy("a flush is pending") : d.bg_error;
     }
-    uint64_t old_log = d.log_number;
-    Status s = SwitchLog();
+    Status s = FreezeMemtable();
     if (!s.ok()) return s;
-    std::lock_guard<std::mutex> l(d.mu);
-    d.imm = d.mem;
-    d.imm_own_log = old_log;
-    d.imm_log_number = d.log_number;
-    d.imm_last_sequence = last_sequence_;
-    d.current_log_number = d.log_number;
-    d.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
-    d.generation++;
-    d.cv.notify_all();
   }
   WaitForBackgroundWork();
   {

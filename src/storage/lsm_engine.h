@@ -129,6 +129,9 @@ class LsmEngine final : public Engine {
   }
   // Switches to a new memtable and WAL when the current one is full.
   util::Status MakeRoomForWrite();
+  // Makes the memtable immutable (for the background thread to flush) and
+  // starts a new one with a new WAL. REQUIRES: no immutable memtable.
+  util::Status FreezeMemtable();
   // Starts a new WAL file; the old one stays until its memtable is flushed.
   util::Status SwitchLog();
   std::unique_ptr<Impl> impl_;

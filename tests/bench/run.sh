@@ -59,7 +59,22 @@ if ((${#missing[@]})); then
   exit 2
 fi
 
-python3 "$here/server_bench.py" "$@"
+# Two server comparisons, each like for like:
+#   cache:   kv `storage memory`  vs Redis with no persistence
+#   durable: kv `storage lsm` with appendfsync everysec vs Redis with AOF
+#            appendfsync everysec
+# KV_BENCH_KV_ARGS / KV_BENCH_REDIS_ARGS, if set, replace both.
+if [[ -n "${KV_BENCH_KV_ARGS:-}${KV_BENCH_REDIS_ARGS:-}" ]]; then
+  python3 "$here/server_bench.py" "$@"
+else
+  echo "=== server bench 1/2: cache (kv storage memory vs Redis, no persistence)"
+  KV_BENCH_KV_ARGS="--storage memory" python3 "$here/server_bench.py" "$@"
+  echo
+  echo "=== server bench 2/2: durable (kv storage lsm, appendfsync everysec vs Redis AOF everysec)"
+  KV_BENCH_KV_ARGS="--storage lsm --appendfsync everysec" \
+    KV_BENCH_REDIS_ARGS="--appendonly yes --appendfsync everysec" \
+    python3 "$here/server_bench.py" "$@"
+fi
 if ((run_storage)); then
   echo
   bash "$here/storage_bench.sh" "${storage_args[@]}"

@@ -1662,6 +1662,27 @@ TEST_CASE("without SyncWal, WAL segments of flushed memtables are not kept open"
   st.Check();
 }
 
+TEST_CASE("Bloom filters answer Gets of absent keys and repeated reads hit the block cache") {
+  util::Random rnd(1131);
+  Store st;
+  st.Open();
+  for (uint64_t i = 0; i < 2000; i += 2) st.Put(Key(i), Record(Payload(rnd, 100)));
+  LSMT_REQUIRE_OK(st.db->CompactAll());
+  LsmStats before = st.db->GetStats();
+  for (uint64_t i = 1; i < 2000; i += 2) CHECK(GetValue(*st.db, Key(i)).status.IsNotFound());
+  LsmStats absent = st.db->GetStats();
+  const uint64_t checked = absent.bloom_checked - before.bloom_checked;
+  const uint64_t useful = absent.bloom_useful - before.bloom_useful;
+  MESSAGE("absent keys: " << checked << " filter checks, " << useful << " answered by the filter");
+  CHECK(checked >= 900);  // about one table per key (none past the ends)
+  CHECK(useful * 100 >= checked * 90);  // ~1% false positives at 10 bits/key
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint64_t i = 0; i < 2000; i += 2) CHECK(GetValue(*st.db, Key(i)).status.ok());
+  }
+  LsmStats after = st.db->GetStats();
+  CHECK(after.block_cache_hits > absent.block_cache_hits + 900);
+}
+
 TEST_CASE("GetStats().disk_bytes counts the files on disk, not every byte ever logged") {
   util::Random rnd(1121);
   Store st;

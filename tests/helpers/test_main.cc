@@ -1,5 +1,5 @@
-// The fault test binary's main, plus a doctest listener (the same as the
-// integration tests') that tells the helpers when a test case fails, so
+// The main of the test binaries that start servers (integration, fault),
+// plus a doctest listener that tells the helpers when a test case fails, so
 // servers print their logs exactly when someone will want to read them.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
