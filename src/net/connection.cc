@@ -150,14 +150,13 @@ void Connection::WriteCb(uv_write_t* req, int status) {
   c->bytes_written_ += c->inflight_.size();
   c->inflight_.Clear();
   c->inflight_.ShrinkIfEmpty(64 * 1024);
-  if (!c->output_.empty()) {
-    c->Flush();
-    if (c->write_in_flight_ || c->closing_) return;
-  }
-  if (c->close_after_flush_) {
+  if (c->close_after_flush_ && c->output_.empty()) {
     c->Close();
     return;
   }
+  // Replies queued meanwhile are the owner's to send: it may have to hold
+  // them (a reply must not leave before the write it acknowledges is
+  // durable).
   c->handler_->OnDrained(c);
 }
 

@@ -28,8 +28,8 @@ class Connection {
     virtual ~Handler() = default;
     // New bytes were appended to input().
     virtual void OnReadable(Connection* conn) = 0;
-    // All queued output reached the kernel after a partial write; the owner
-    // may resume reading or processing.
+    // A queued write completed. Output appended since is still queued: the
+    // owner calls Flush when it may go out; it may also resume reading.
     virtual void OnDrained(Connection* conn) = 0;
     // The peer closed, an I/O error happened, or Close() was called. The
     // Connection is freed right after this returns.

@@ -185,6 +185,7 @@ void Server::ResumeStalledClients() {
     auto it = clients_.find(id);
     if (it != clients_.end()) ResumeClient(*it->second);
   }
+  FlushPending();
 }
 
 util::Status Server::Start() {
@@ -290,26 +291,31 @@ void Server::OnReadable(net::Connection* conn) {
 
 void Server::OnDrained(net::Connection* conn) {
   if (conn->user_data() == nullptr) return;
-  ResumeClient(*static_cast<Client*>(conn->user_data()));
+  // Replies queued meanwhile go out through FlushPending, which holds them
+  // for the WAL fsync they depend on (appendfsync always).
+  Client& c = *static_cast<Client*>(conn->user_data());
+  MarkPendingFlush(c);
+  ResumeClient(c);
+  FlushPending();
 }
 
 void Server::ResumeClient(Client& c) {
-  // Each pass runs what is buffered until output backs up again; stop when
-  // the kernel stops taking bytes (the write callback resumes us later).
+  // Runs what is buffered until output backs up again. Never writes to the
+  // socket itself: FlushPending does, after the durability check.
   const size_t limit = static_cast<size_t>(config_.values().client_output_backpressure_bytes);
   net::Connection* conn = c.conn();
-  while (c.paused && !c.close_requested && !conn->closing() && !conn->write_in_flight() &&
-         conn->pending_output() <= limit) {
-    if (lsm_ != nullptr && lsm_->WriteStalled()) {
-      stalled_clients_.push_back(c.id());
-      return;
-    }
-    c.paused = false;
-    conn->StartReading();
-    ProcessInput(c);
-    if (!CheckOutputLimits(c)) return;
-    conn->Flush();
+  if (!c.paused || c.close_requested || conn->closing() || conn->write_in_flight() ||
+      conn->pending_output() > limit) {
+    return;
   }
+  if (lsm_ != nullptr && lsm_->WriteStalled()) {
+    stalled_clients_.push_back(c.id());
+    return;
+  }
+  c.paused = false;
+  conn->StartReading();
+  ProcessInput(c);
+  MarkPendingFlush(c);
 }
 
 void Server::OnClosed(net::Connection* conn) {
@@ -454,19 +460,28 @@ void Server::FlushPending() {
       exit_code_ = 1;
       return;
     }
-    // appendfsync always: replies wait for the fsync that covers them.
-    if (persistence_->HoldReplies()) return;
   }
-  // Index loop: resuming a paused client may add entries while we walk.
-  for (size_t i = 0; i < pending_flush_.size(); i++) {
-    Client* c = pending_flush_[i];
-    if (c == nullptr) continue;
-    c->pending_flush = false;
-    if (!CheckOutputLimits(*c)) continue;
-    c->conn()->Flush();
-    if (c->paused) ResumeClient(*c);
+  std::vector<Client*> batch;
+  while (!pending_flush_.empty()) {
+    if (persistence_) {
+      // Every round: commands run by a resumed client below wrote too.
+      persistence_->FlushToOs();
+      // appendfsync always: replies wait for the fsync that covers them;
+      // its completion calls FlushPending again.
+      if (persistence_->HoldReplies()) return;
+    }
+    batch.clear();
+    batch.swap(pending_flush_);
+    for (Client* c : batch) {
+      if (c == nullptr) continue;
+      c->pending_flush = false;
+      if (!CheckOutputLimits(*c)) continue;
+      c->conn()->Flush();
+      // A back-pressured client whose backlog the kernel just took runs
+      // its buffered input now; its replies join the next round.
+      if (c->paused) ResumeClient(*c);
+    }
   }
-  pending_flush_.clear();
 }
 
 bool Server::CheckOutputLimits(Client& c) {

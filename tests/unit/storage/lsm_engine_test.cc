@@ -352,9 +352,10 @@ struct Store {
   std::string dir() const { return opt.dir; }
 };
 
-// An Env over Env::Default() with two test controls: a gate that holds
-// every table creation (so a flush stays in progress and an immutable
-// memtable exists) and an injected fsync failure for MANIFEST files only.
+// An Env over Env::Default() with test controls: gates that hold every
+// creation of a table (so a flush stays in progress and an immutable
+// memtable exists) or of a WAL file (so the loop thread stops inside a
+// log switch), and an injected fsync failure for MANIFEST files only.
 class ControlledEnv final : public Env {
  public:
   void CloseGate() {
@@ -364,6 +365,15 @@ class ControlledEnv final : public Env {
   void OpenGate() {
     std::lock_guard<std::mutex> l(mu_);
     closed_ = false;
+    cv_.notify_all();
+  }
+  void CloseLogGate() {
+    std::lock_guard<std::mutex> l(mu_);
+    log_closed_ = true;
+  }
+  void OpenLogGate() {
+    std::lock_guard<std::mutex> l(mu_);
+    log_closed_ = false;
     cv_.notify_all();
   }
   int blocked() const {
@@ -382,10 +392,15 @@ class ControlledEnv final : public Env {
     return base_->NewRandomAccessFile(path, out);
   }
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out) override {
-    if (path.size() > 4 && path.compare(path.size() - 4, 4, ".sst") == 0) {
+    auto ends_with = [&](std::string_view suffix) {
+      return path.size() > suffix.size() &&
+             path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    const bool sst = ends_with(".sst"), log = ends_with(".log");
+    if (sst || log) {
       std::unique_lock<std::mutex> l(mu_);
       blocked_++;
-      cv_.wait(l, [&] { return !closed_; });
+      cv_.wait(l, [&] { return !(sst && closed_) && !(log && log_closed_); });
       blocked_--;
     }
     Status s = base_->NewWritableFile(path, out);
@@ -446,6 +461,7 @@ class ControlledEnv final : public Env {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool closed_ = false;
+  bool log_closed_ = false;
   int blocked_ = 0;
   std::atomic<int> fail_manifest_syncs_{0};
   std::atomic<int> manifest_sync_failures_{0};
@@ -1577,6 +1593,42 @@ TEST_CASE("Clear while a failed flush waits for its retry clears that memtable t
   if (s.ok()) st.model.clear();  // else it must have changed nothing
   st.Check();
   WaitForFlushRetry(st);  // the retried flush must not bring it back
+  st.Check();
+  st.Reopen();
+  st.Check();
+}
+
+TEST_CASE("a flush retried while Clear runs does not bring the cleared data back") {
+  // Clear starts while a failed flush waits for its retry; the loop thread
+  // is held inside Clear's log switch until the retry has flushed the
+  // memtable to a table. Clear must still remove everything (or fail and
+  // change nothing), and never run alongside the background thread.
+  util::Random rnd(1132);
+  ControlledEnv env;
+  Store st;
+  st.opt.env = &env;
+  std::atomic<int> done{0};
+  st.opt.on_background_done = [&] { done++; };
+  st.Open();
+  for (uint64_t i = 0; i < 200; i++) st.Put(Key(i), Record(Payload(rnd, 100)));
+  FailOneFlush(st, env);
+  const int done_before = done.load();
+  env.CloseLogGate();
+  Status clear_status;
+  std::atomic<bool> cleared{false};
+  LsmEngine* db = st.db.get();
+  std::thread loop([&] {  // the loop thread, for the length of Clear
+    clear_status = db->Clear();
+    cleared = true;
+  });
+  // Either Clear holds the background thread off (no retry while it is
+  // stuck) or the retry finishes first: wait for one or the other.
+  PollUntil([&] { return done.load() > done_before; }, std::chrono::seconds(2));
+  env.OpenLogGate();
+  loop.join();
+  MESSAGE("Clear returned " << clear_status.ToString());
+  if (clear_status.ok()) st.model.clear();
+  WaitForFlushRetry(st);
   st.Check();
   st.Reopen();
   st.Check();
