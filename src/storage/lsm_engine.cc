@@ -132,6 +132,7 @@ struct LsmEngine::Impl {
   uint64_t next_file_number = 2;
   bool bg_busy = false;
   bool shutting_down = false;
+  bool paused = false;  // Clear runs: start no flush or compaction
   bool manual_compaction = false;
   Status bg_error;
   std::array<std::string, kNumLevels> compact_pointer;
@@ -369,7 +370,7 @@ struct LsmEngine::Impl {
       // On shutdown, finish flushing imm unless that keeps failing: its WAL
       // is still on disk and recovery replays it.
       if (shutting_down && (!has_imm || last_failed)) break;
-      if (!has_imm && !compact) {
+      if (paused || (!has_imm && !compact)) {
         bg_busy = false;
         cv.notify_all();
         cv.wait(l);
@@ -1145,9 +1146,22 @@ Status LsmEngine::Clear() {
   WaitForBackgroundWork();
   std::shared_ptr<const Version> v;
   {
-    std::lock_guard<std::mutex> l(d.mu);
+    // A failed flush or compaction may be waiting for its retry: hold the
+    // background thread off so it cannot install anything between here
+    // and the edit below.
+    std::unique_lock<std::mutex> l(d.mu);
+    d.paused = true;
+    d.cv.wait(l, [&] { return !d.bg_busy; });
     v = d.current;
   }
+  struct Resume {
+    Impl& d;
+    ~Resume() {
+      std::lock_guard<std::mutex> l(d.mu);
+      d.paused = false;
+      d.cv.notify_all();
+    }
+  } resume{d};
   // Deletions must not come back after a crash: a new WAL and a manifest
   // edit removing every table, synced, before anything is deleted.
   Status s = SwitchLog();
