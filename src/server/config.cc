@@ -23,8 +23,8 @@ bool OneArg(const Args& a, std::string* err) {
 
 // An integer directive; `parse` reads the text (plain integers, or memory
 // sizes with units).
-Config::Directive NumberDirective(const char* name, const char* def, bool mut,
-                                  int64_t Values::*f, int64_t min, int64_t max,
+Config::Directive NumberDirective(const char* name, const char* def, bool mut, int64_t Values::*f,
+                                  int64_t min, int64_t max,
                                   bool (*parse)(std::string_view, int64_t*),
                                   const char* parse_error) {
   return Config::Directive{
@@ -37,8 +37,8 @@ Config::Directive NumberDirective(const char* name, const char* def, bool mut,
           return false;
         }
         if (n < min || n > max) {
-          *err = "argument must be between " + std::to_string(min) + " and " +
-                 std::to_string(max) + " inclusive";
+          *err = "argument must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                 " inclusive";
           return false;
         }
         v->*f = n;
@@ -149,12 +149,12 @@ Config::Config() {
                                      64 * 1024, 4LL * 1024 * 1024 * 1024));
   directives_.push_back(
       MemDirective("block-size", "4kb", false, &Values::block_size, 512, 1024 * 1024));
-  directives_.push_back(IntDirective("bloom-bits-per-key", "10", false,
-                                     &Values::bloom_bits_per_key, 0, 40));
-  directives_.push_back(EnumDirective("compression", "snappy", false, &Values::compression,
-                                      {"snappy", "none"}));
-  directives_.push_back(MemDirective("block-cache-size", "64mb", false, &Values::block_cache_size,
-                                     0, INT64_MAX));
+  directives_.push_back(
+      IntDirective("bloom-bits-per-key", "10", false, &Values::bloom_bits_per_key, 0, 40));
+  directives_.push_back(
+      EnumDirective("compression", "snappy", false, &Values::compression, {"snappy", "none"}));
+  directives_.push_back(
+      MemDirective("block-cache-size", "64mb", false, &Values::block_cache_size, 0, INT64_MAX));
   directives_.push_back(IntDirective("tombstone-gc-seconds", "86400", false,
                                      &Values::tombstone_gc_seconds, 0, INT64_MAX));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,

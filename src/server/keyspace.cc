@@ -135,8 +135,7 @@ bool Keyspace::Get(std::string_view key, std::string_view* value, int64_t* expir
 
 bool Keyspace::Exists(std::string_view key) { return Lookup(key) != nullptr; }
 
-util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms,
-                                    bool had_record) {
+util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms, bool had_record) {
   // The new context is what this replica holds plus the new dot: a plain
   // write supersedes every sibling stored here (DESIGN.md section 4).
   counter_++;

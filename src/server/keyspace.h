@@ -53,9 +53,7 @@ class Keyspace {
   // value). False if the key is missing.
   bool SetExpire(std::string_view key, int64_t expire_at_ms);
 
-  uint64_t KeyCount() const {
-    return tracks_keys_ ? engine_->Stats().keys : live_keys_;
-  }
+  uint64_t KeyCount() const { return tracks_keys_ ? engine_->Stats().keys : live_keys_; }
   uint64_t KeysWithExpiry() const {
     return tracks_keys_ ? engine_->Stats().keys_with_expiry : expiry_index_.size();
   }

@@ -99,7 +99,7 @@ struct LsmEngine::Impl {
   std::unique_ptr<log::Writer> log;
   uint64_t log_number = 0;
   WriteBatch batch;
-  std::shared_ptr<MemTable> held_imm;        // keeps a returned view alive
+  std::shared_ptr<MemTable> held_imm;  // keeps a returned view alive
   std::shared_ptr<const Version> held_version;
   uint64_t held_generation = UINT64_MAX;
   // Bumped (under mu) whenever imm or current changes, so Get can skip the
@@ -110,8 +110,8 @@ struct LsmEngine::Impl {
   std::atomic<uint64_t> bloom_false_positives{0};
   std::atomic<SequenceNumber> flushed_sequence{0};
   uint64_t user_bytes = 0;
-  uint64_t wal_bytes = 0;          // ever written, for write amplification
-  uint64_t log_bytes_current = 0;  // in the current log file
+  uint64_t wal_bytes = 0;                  // ever written, for write amplification
+  uint64_t log_bytes_current = 0;          // in the current log file
   std::atomic<uint64_t> imm_log_bytes{0};  // in the immutable memtable's log
 
   // WAL sync state: the handles a SyncWal must fsync (old logs first).
@@ -173,10 +173,10 @@ struct LsmEngine::Impl {
   // target_file_bytes (split only between user keys), appending their
   // metadata to *outputs. `filter` decides per entry: keep, drop, or turn
   // into a deletion marker.
-  Status WriteTables(Iterator* it, bool split, std::vector<std::shared_ptr<LiveFile>>* outputs,
-                     uint64_t* bytes_written,
-                     const std::function<int(std::string_view ikey, std::string_view value)>&
-                         filter) {
+  Status WriteTables(
+      Iterator* it, bool split, std::vector<std::shared_ptr<LiveFile>>* outputs,
+      uint64_t* bytes_written,
+      const std::function<int(std::string_view ikey, std::string_view value)>& filter) {
     std::unique_ptr<WritableFile> file;
     std::unique_ptr<TableBuilder> builder;
     std::shared_ptr<LiveFile> meta;
@@ -434,10 +434,9 @@ struct LsmEngine::Impl {
     auto v = std::make_shared<Version>(*base);
     for (const auto& [level, number] : removed) {
       auto& files = v->levels[static_cast<size_t>(level)];
-      files.erase(std::remove_if(files.begin(), files.end(),
-                                 [n = number](const std::shared_ptr<LiveFile>& f) {
-                                   return f->number == n;
-                                 }),
+      files.erase(std::remove_if(
+                      files.begin(), files.end(),
+                      [n = number](const std::shared_ptr<LiveFile>& f) { return f->number == n; }),
                   files.end());
     }
     for (const auto& [level, f] : added) v->levels[static_cast<size_t>(level)].push_back(f);
@@ -531,7 +530,8 @@ struct LsmEngine::Impl {
   }
 
   // Merges `inputs` (level, file) into `output_level`.
-  Status Compact(const Version& v, const std::vector<std::pair<int, std::shared_ptr<LiveFile>>>& inputs,
+  Status Compact(const Version& v,
+                 const std::vector<std::pair<int, std::shared_ptr<LiveFile>>>& inputs,
                  int output_level) {
     std::vector<std::unique_ptr<Iterator>> children;
     for (const auto& [level, f] : inputs) children.push_back(f->table->NewIterator());
@@ -545,7 +545,7 @@ struct LsmEngine::Impl {
     RecordView rec;
     auto filter = [&](std::string_view ikey, std::string_view value) -> int {
       ParsedInternalKey p;
-      if (!ParseInternalKey(ikey, &p)) return 0;  // keep what we cannot judge
+      if (!ParseInternalKey(ikey, &p)) return 0;                    // keep what we cannot judge
       if (has_current && p.user_key == current_user_key) return 1;  // older version
       current_user_key.assign(p.user_key.data(), p.user_key.size());
       has_current = true;
@@ -560,8 +560,7 @@ struct LsmEngine::Impl {
       // Expired versions and tombstones stay tombstone-gc-seconds past
       // their expiry or deletion, so a replica that missed the change
       // cannot bring the old value back (DESIGN.md section 4).
-      bool dead = w == nullptr ||
-                  (w->expire_at_ms != 0 && w->expire_at_ms <= now_ms - gc_ms) ||
+      bool dead = w == nullptr || (w->expire_at_ms != 0 && w->expire_at_ms <= now_ms - gc_ms) ||
                   (w->tombstone && w->timestamp_ms <= now_ms - gc_ms);
       if (!dead) return 0;
       return base ? 1 : 2;
@@ -849,8 +848,9 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
       f->smallest = lf.second.smallest;
       f->largest = lf.second.largest;
       s = d.OpenTable(number, f->file_size, &f->table);
-      if (!s.ok()) return Status::Corruption("opening table " + FileNumberText(number) + ".sst: " +
-                                             s.message());
+      if (!s.ok())
+        return Status::Corruption("opening table " + FileNumberText(number) +
+                                  ".sst: " + s.message());
       version->levels[static_cast<size_t>(lf.first)].push_back(f);
       next_file = std::max(next_file, number + 1);
     }

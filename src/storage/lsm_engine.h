@@ -116,7 +116,7 @@ class LsmEngine final : public Engine {
   // (tests and benchmarks).
   [[nodiscard]] util::Status CompactAll();
 
- struct Impl;
+  struct Impl;
 
  private:
   explicit LsmEngine(std::unique_ptr<Impl> impl);

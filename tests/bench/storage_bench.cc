@@ -179,7 +179,7 @@ class BenchDb {
   // Flushes the memtable, compacts everything, waits for background work.
   virtual void CompactAndWait() = 0;
   virtual std::string Settings() const = 0;
-  virtual std::string LevelSummary() = 0;  // files per level, after compaction
+  virtual std::string LevelSummary() = 0;     // files per level, after compaction
   virtual std::string Extra() { return ""; }  // engine-specific notes
 };
 
@@ -470,13 +470,11 @@ class RocksDb final : public BenchDb {
              "full filters), compression snappy, block cache %zu MiB (LRU), target file %llu "
              "MiB, L1 %llu MiB, L0 trigger %d, slowdown %d, stop %d, max background jobs %d "
              "(defaults except write buffer/block/bloom/cache/compression), sync=false",
-             options_.write_buffer_size >> 20, kBlockSize, kBloomBitsPerKey,
-             kBlockCacheBytes >> 20,
+             options_.write_buffer_size >> 20, kBlockSize, kBloomBitsPerKey, kBlockCacheBytes >> 20,
              static_cast<unsigned long long>(options_.target_file_size_base >> 20),
              static_cast<unsigned long long>(options_.max_bytes_for_level_base >> 20),
-             options_.level0_file_num_compaction_trigger,
-             options_.level0_slowdown_writes_trigger, options_.level0_stop_writes_trigger,
-             options_.max_background_jobs);
+             options_.level0_file_num_compaction_trigger, options_.level0_slowdown_writes_trigger,
+             options_.level0_stop_writes_trigger, options_.max_background_jobs);
     return buf;
   }
   std::string LevelSummary() override {
@@ -597,15 +595,19 @@ class Reporter {
     double cpu = CpuSeconds() - m.cpu0;
     uint64_t written = BytesWritten() - m.w0;
     double ops_s = static_cast<double>(ops) / secs;
-    printf("%-12s %9llu ops %8.3f s %11.0f ops/s %7.2f us/op  cpu %6.2f us/op  written %7.1f MiB  %s\n",
-           name, static_cast<unsigned long long>(ops), secs, ops_s, secs * 1e6 / static_cast<double>(ops),
-           cpu * 1e6 / static_cast<double>(ops), static_cast<double>(written) / (1 << 20), note.c_str());
+    printf(
+        "%-12s %9llu ops %8.3f s %11.0f ops/s %7.2f us/op  cpu %6.2f us/op  written %7.1f MiB  "
+        "%s\n",
+        name, static_cast<unsigned long long>(ops), secs, ops_s,
+        secs * 1e6 / static_cast<double>(ops), cpu * 1e6 / static_cast<double>(ops),
+        static_cast<double>(written) / (1 << 20), note.c_str());
     fflush(stdout);
     results_ += "RESULT " + engine_ + " " + name + ".ops_per_sec " + Num(ops_s) + "\n";
     results_ += "RESULT " + engine_ + " " + name + ".cpu_us_per_op " +
                 Num(cpu * 1e6 / static_cast<double>(ops)) + "\n";
     results_ += "RESULT " + engine_ + " " + name + ".secs " + Num(secs) + "\n";
-    results_ += "RESULT " + engine_ + " " + name + ".written_bytes " + std::to_string(written) + "\n";
+    results_ +=
+        "RESULT " + engine_ + " " + name + ".written_bytes " + std::to_string(written) + "\n";
   }
   void Value(const std::string& name, const std::string& v) {
     results_ += "RESULT " + engine_ + " " + name + " " + v + "\n";
@@ -695,7 +697,8 @@ int Report(const std::vector<std::string>& files) {
     if (it != versions.end()) printf("%-8s %s\n", e, it->second.c_str());
   }
   printf("medians of %zu run(s) per engine\n\n", rounds);
-  const char* phases[] = {"fillseq", "fillrandom", "overwrite", "readrandom", "readmissing", "scan"};
+  const char* phases[] = {"fillseq",    "fillrandom",  "overwrite",
+                          "readrandom", "readmissing", "scan"};
   header("ops/s (higher wins)");
   for (const char* p : phases) row(p, metric(std::string(p) + ".ops_per_sec", 1), "%.0f");
   printf("\n");
@@ -708,7 +711,8 @@ int Report(const std::vector<std::string>& files) {
   row("peak RSS MiB", metric("peak_rss_kb", 1.0 / 1024), "%.1f");
   // Everything written with write(2) while loading the random db (WAL,
   // flushes, compactions, the final full compaction) over the user bytes.
-  row("write amplification",
+  row(
+      "write amplification",
       [&](const char* e, double* out) {
         double num = 0, a = 0, b = 0, c = 0;
         if (!median(e, "num", &num) || !median(e, "fillrandom.written_bytes", &a) ||
@@ -772,7 +776,8 @@ int main(int argc, char** argv) {
       for (const std::string& e : AvailableEngines()) printf("%s\n", e.c_str());
       return 0;
     } else if (a == "--versions") {
-      for (const char* e : {"kv", "leveldb", "rocksdb"}) printf("%s: %s\n", e, EngineVersion(e).c_str());
+      for (const char* e : {"kv", "leveldb", "rocksdb"})
+        printf("%s: %s\n", e, EngineVersion(e).c_str());
       return 0;
     } else if (a == "--report") {
       return Report(std::vector<std::string>(argv + i + 1, argv + argc));
@@ -809,7 +814,8 @@ int main(int argc, char** argv) {
   printf("engine: %s\n", EngineVersion(engine).c_str());
   printf("keys: %llu x %zu bytes; values: %zu bytes, snappy ratio %.2f:1 (4 KiB pieces)%s\n",
          static_cast<unsigned long long>(num), kKeySize, kValueSize,
-         ValueCompressionRatio(values.data()), kv_records && engine == "kv" ? " (+record header)" : "");
+         ValueCompressionRatio(values.data()),
+         kv_records && engine == "kv" ? " (+record header)" : "");
   printf("dir: %s\n", dir.c_str());
   fflush(stdout);
   rep.Value("version", "\"" + EngineVersion(engine) + "\"");
@@ -862,11 +868,12 @@ int main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(Clock::now() - m.t0).count();
     uint64_t written = BytesWritten() - m.w0;
     uint64_t bytes = DirBytes(d);
-    printf("compact      %.3f s, cpu %.3f s, written %.1f MiB; disk size after compaction %llu "
-           "bytes (%.1f MiB); files per level: %s\n",
-           secs, CpuSeconds() - m.cpu0, static_cast<double>(written) / (1 << 20),
-           static_cast<unsigned long long>(bytes), static_cast<double>(bytes) / (1 << 20),
-           db->LevelSummary().c_str());
+    printf(
+        "compact      %.3f s, cpu %.3f s, written %.1f MiB; disk size after compaction %llu "
+        "bytes (%.1f MiB); files per level: %s\n",
+        secs, CpuSeconds() - m.cpu0, static_cast<double>(written) / (1 << 20),
+        static_cast<unsigned long long>(bytes), static_cast<double>(bytes) / (1 << 20),
+        db->LevelSummary().c_str());
     fflush(stdout);
     rep.Value("compact.secs", Reporter::Num(secs));
     rep.Value("compact.written_bytes", std::to_string(written));
@@ -888,7 +895,8 @@ int main(int argc, char** argv) {
     }
     rep.Phase("readrandom", num, m,
               "(" + std::to_string(found) + " of " + std::to_string(num) + " found)");
-    if (found != num) Die("readrandom found " + std::to_string(found) + " of " + std::to_string(num));
+    if (found != num)
+      Die("readrandom found " + std::to_string(found) + " of " + std::to_string(num));
     if (bytes < num * kValueSize) Die("readrandom: short values");
   }
   if (phases.count("readmissing")) {
@@ -910,7 +918,8 @@ int main(int argc, char** argv) {
     Measure m;
     uint64_t n = db->Scan(&bytes);
     rep.Phase("scan", n, m, "(" + std::to_string(n) + " entries)");
-    if (n != num) Die("scan walked " + std::to_string(n) + " entries, expected " + std::to_string(num));
+    if (n != num)
+      Die("scan walked " + std::to_string(n) + " entries, expected " + std::to_string(num));
   }
   std::string extra = db->Extra();
   if (!extra.empty()) printf("%s\n", extra.c_str());

@@ -212,11 +212,11 @@ void StorageSection(Server& server, InfoBuilder& b) {
   b.Field("wal_bytes_written", s.wal_bytes);
   b.Field("flush_bytes_written", s.bytes_written_flush);
   b.Field("compaction_bytes_written", s.bytes_written_compaction);
-  double wa = s.user_bytes_written == 0
-                  ? 0
-                  : static_cast<double>(s.wal_bytes + s.bytes_written_flush +
-                                        s.bytes_written_compaction) /
-                        static_cast<double>(s.user_bytes_written);
+  double wa =
+      s.user_bytes_written == 0
+          ? 0
+          : static_cast<double>(s.wal_bytes + s.bytes_written_flush + s.bytes_written_compaction) /
+                static_cast<double>(s.user_bytes_written);
   b.FieldF("write_amplification", wa, 2);
   b.Field("bloom_checks", s.bloom_checked);
   b.Field("bloom_useful", s.bloom_useful);
@@ -224,9 +224,9 @@ void StorageSection(Server& server, InfoBuilder& b) {
   b.Field("block_cache_hits", s.block_cache_hits);
   b.Field("block_cache_misses", s.block_cache_misses);
   uint64_t lookups = s.block_cache_hits + s.block_cache_misses;
-  b.FieldF("block_cache_hit_ratio",
-           lookups == 0 ? 0 : static_cast<double>(s.block_cache_hits) / static_cast<double>(lookups),
-           4);
+  b.FieldF(
+      "block_cache_hit_ratio",
+      lookups == 0 ? 0 : static_cast<double>(s.block_cache_hits) / static_cast<double>(lookups), 4);
   b.Field("disk_bytes", s.disk_bytes);
   if (!s.last_background_error.empty()) b.Field("last_background_error", s.last_background_error);
 }

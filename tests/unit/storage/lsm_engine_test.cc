@@ -43,9 +43,9 @@ namespace fs = std::filesystem;
 using test::Escape;
 using util::Status;
 
-#define LSMT_REQUIRE_OK(expr)                          \
-  do {                                                 \
-    const Status lsmt_status_ = (expr);                \
+#define LSMT_REQUIRE_OK(expr)                                    \
+  do {                                                           \
+    const Status lsmt_status_ = (expr);                          \
     REQUIRE_MESSAGE(lsmt_status_.ok(), lsmt_status_.ToString()); \
   } while (0)
 
@@ -211,14 +211,14 @@ void CheckSeek(LsmEngine& db, const Model& model, const std::string& target) {
   for (int step = 0; step < 4; step++) {
     if (m == model.end()) {
       CHECK_MESSAGE(!it->Valid(), "Seek " << Short(target) << " step " << step << ": extra key "
-                                           << Short(it->key()));
+                                          << Short(it->key()));
       break;
     }
     REQUIRE_MESSAGE(it->Valid(), "Seek " << Short(target) << " step " << step << ": want "
                                          << Short(m->first) << ", status "
                                          << it->status().ToString());
-    REQUIRE_MESSAGE(it->key() == m->first, "Seek " << Short(target) << " step " << step
-                                                   << ": got " << Short(it->key()) << ", want "
+    REQUIRE_MESSAGE(it->key() == m->first, "Seek " << Short(target) << " step " << step << ": got "
+                                                   << Short(it->key()) << ", want "
                                                    << Short(m->first));
     CHECK(it->value() == m->second);
     it->Next();
@@ -383,8 +383,7 @@ class ControlledEnv final : public Env {
   void FailManifestSyncs(int n) { fail_manifest_syncs_ = n; }
   int manifest_sync_failures() const { return manifest_sync_failures_; }
 
-  Status NewSequentialFile(const std::string& path,
-                           std::unique_ptr<SequentialFile>* out) override {
+  Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* out) override {
     return base_->NewSequentialFile(path, out);
   }
   Status NewRandomAccessFile(const std::string& path,
@@ -486,7 +485,7 @@ TEST_CASE("put, get, overwrite and delete, and reopen from the WAL alone returns
   st.Check();
   st.Put(Key(2), Record("two, overwritten"));
   st.Del(Key(3));
-  st.Del(Key(4));  // never existed: OK
+  st.Del(Key(4));      // never existed: OK
   st.Put(Key(5), "");  // an empty (non-record) value is a value
   st.Put(std::string("\x00\x00", 2), Record("slot 0, empty user key"));
   st.Check();
@@ -681,8 +680,8 @@ TEST_CASE("the iterator merges memtable, immutable memtable, level 0 and deeper 
   CHECK(deep > 0);
 
   st.Check();
-  std::vector<std::string> targets = {"", std::string("\x00", 1), std::string("\xff\xff", 2),
-                                      Key(0), Key(2999), Key(3000)};
+  std::vector<std::string> targets = {
+      "", std::string("\x00", 1), std::string("\xff\xff", 2), Key(0), Key(2999), Key(3000)};
   for (int i = 0; i < 200; i++) {
     std::string t = Key(rnd.Uniform(3100));
     switch (rnd.Uniform(4)) {
@@ -1328,8 +1327,8 @@ TEST_CASE("SyncWal on a worker thread while the loop thread writes: durable sequ
         return;
       }
       if (d < last) {
-        thread_error = "SyncWal went backwards: " + std::to_string(d) + " after " +
-                       std::to_string(last);
+        thread_error =
+            "SyncWal went backwards: " + std::to_string(d) + " after " + std::to_string(last);
         return;
       }
       if (db->DurableSequence() < d) {
@@ -1726,7 +1725,7 @@ TEST_CASE("Bloom filters answer Gets of absent keys and repeated reads hit the b
   const uint64_t checked = absent.bloom_checked - before.bloom_checked;
   const uint64_t useful = absent.bloom_useful - before.bloom_useful;
   MESSAGE("absent keys: " << checked << " filter checks, " << useful << " answered by the filter");
-  CHECK(checked >= 900);  // about one table per key (none past the ends)
+  CHECK(checked >= 900);                // about one table per key (none past the ends)
   CHECK(useful * 100 >= checked * 90);  // ~1% false positives at 10 bits/key
   for (int pass = 0; pass < 2; pass++) {
     for (uint64_t i = 0; i < 2000; i += 2) CHECK(GetValue(*st.db, Key(i)).status.ok());
@@ -1744,8 +1743,8 @@ TEST_CASE("GetStats().disk_bytes counts the files on disk, not every byte ever l
   }
   LSMT_REQUIRE_OK(st.db->CompactAll());
   LSMT_REQUIRE_OK(st.db->FlushWal());
-  uint64_t on_disk = BytesOfType(st.dir(), FileType::kTableFile) +
-                     BytesOfType(st.dir(), FileType::kLogFile);
+  uint64_t on_disk =
+      BytesOfType(st.dir(), FileType::kTableFile) + BytesOfType(st.dir(), FileType::kLogFile);
   LsmStats s = st.db->GetStats();
   MESSAGE("disk_bytes " << s.disk_bytes << ", files " << on_disk);
   CHECK(s.disk_bytes <= on_disk + (64 << 10));

@@ -141,7 +141,8 @@ void CheckAll(LsmEngine& db, const Model& model, uint64_t key_space, util::Rando
   bool first = true;
   for (it->SeekToFirst(); it->Valid() && errors.size() < 10; it->Next()) {
     std::string k(it->key());
-    if (!first && k <= prev) errors.push_back("iterator order: " + Short(k) + " after " + Short(prev));
+    if (!first && k <= prev)
+      errors.push_back("iterator order: " + Short(k) + " after " + Short(prev));
     first = false;
     prev = k;
     while (m != model.end() && m->first < k) {
@@ -252,8 +253,8 @@ void RunModel(uint64_t seed, const RunConfig& cfg) {
       value = EncodedRecord(rnd, rnd.Uniform(301), now + 3600'000 + static_cast<int64_t>(op), false,
                             now);
     } else if (dice < 67) {  // already expired
-      value = EncodedRecord(rnd, rnd.Uniform(301), now - 1 - static_cast<int64_t>(rnd.Uniform(1000)),
-                            false, now - 5000);
+      value = EncodedRecord(rnd, rnd.Uniform(301),
+                            now - 1 - static_cast<int64_t>(rnd.Uniform(1000)), false, now - 5000);
       may_vanish = true;
     } else if (dice < 70) {  // a tombstone record older than tombstone_gc_seconds (0)
       value = EncodedRecord(rnd, 0, 0, true, now - 1000);

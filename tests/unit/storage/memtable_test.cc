@@ -269,7 +269,9 @@ TEST_CASE("memtable: random adds agree with a model for iteration, Seek and Get"
   }
 }
 
-TEST_CASE("memtable: iteration on another thread while the writer adds; Get from many threads once frozen") {
+TEST_CASE(
+    "memtable: iteration on another thread while the writer adds; Get from many threads once "
+    "frozen") {
   uint64_t seed = test::TestSeed(99);
   const int kN = 20000;
   MemTable mem(GetInternalKeyComparator());
