@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/coding.h"
+
 namespace kv::storage {
 
 using SequenceNumber = uint64_t;
@@ -28,10 +30,7 @@ inline uint64_t PackSequenceAndType(SequenceNumber seq, ValueType t) { return (s
 inline void AppendInternalKey(std::string* dst, std::string_view user_key, SequenceNumber seq,
                               ValueType t) {
   dst->append(user_key.data(), user_key.size());
-  uint64_t packed = PackSequenceAndType(seq, t);
-  char buf[8];
-  for (int i = 0; i < 8; i++) buf[i] = static_cast<char>(packed >> (8 * i));
-  dst->append(buf, 8);
+  util::PutFixed64(dst, PackSequenceAndType(seq, t));
 }
 
 struct ParsedInternalKey {
@@ -41,12 +40,7 @@ struct ParsedInternalKey {
 };
 
 inline uint64_t DecodeTrailer(std::string_view ikey) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) {
-    v |= static_cast<uint64_t>(static_cast<uint8_t>(ikey[ikey.size() - 8 + static_cast<size_t>(i)]))
-         << (8 * i);
-  }
-  return v;
+  return util::DecodeFixed64(ikey.data() + ikey.size() - 8);
 }
 
 // False if `ikey` is too short or has an unknown type.

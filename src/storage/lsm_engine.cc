@@ -105,6 +105,17 @@ struct LsmEngine::Impl {
   // Bumped (under mu) whenever imm or current changes, so Get can skip the
   // lock and the reference-count traffic when nothing changed.
   std::atomic<uint64_t> generation{0};
+  // Mirrors of imm != nullptr and current->levels[0].size(), published with
+  // every generation bump, so WriteStalled() (called per client read on the
+  // loop) needs no lock.
+  std::atomic<bool> imm_present{false};
+  std::atomic<int> level0_files{0};
+  // REQUIRES: mu held, after imm or current changed.
+  void PublishState() {
+    imm_present.store(imm != nullptr, std::memory_order_release);
+    level0_files.store(static_cast<int>(current->levels[0].size()), std::memory_order_release);
+    generation++;
+  }
   std::atomic<uint64_t> bloom_checked{0};
   std::atomic<uint64_t> bloom_useful{0};
   std::atomic<uint64_t> bloom_false_positives{0};
@@ -457,7 +468,7 @@ struct LsmEngine::Impl {
     std::lock_guard<std::mutex> l(mu);
     current = v;
     if (clear_imm) imm.reset();
-    generation++;
+    PublishState();
     return Status::OK();
   }
 
@@ -949,6 +960,10 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
   e.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
   engine->durable_sequence_ = last_sequence;
   e.flushed_sequence = last_sequence;
+  {
+    std::lock_guard<std::mutex> l(e.mu);
+    e.PublishState();
+  }
   e.bg = std::thread([&e] { e.BackgroundLoop(); });
   *out = std::move(engine);
   return Status::OK();
@@ -1094,16 +1109,18 @@ Status LsmEngine::FreezeMemtable() {
   d.imm_last_sequence = last_sequence_;
   d.current_log_number = d.log_number;
   d.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
-  d.generation++;
+  d.PublishState();
   d.cv.notify_all();
   return Status::OK();
 }
 
 bool LsmEngine::WriteStalled() const {
   Impl& d = *impl_;
-  std::lock_guard<std::mutex> l(d.mu);
-  if (d.imm && d.mem->ApproximateMemoryUsage() >= d.opt.memtable_bytes) return true;
-  return static_cast<int>(d.current->levels[0].size()) >= d.opt.level0_stop_writes;
+  if (d.imm_present.load(std::memory_order_acquire) &&
+      d.mem->ApproximateMemoryUsage() >= d.opt.memtable_bytes) {
+    return true;
+  }
+  return d.level0_files.load(std::memory_order_acquire) >= d.opt.level0_stop_writes;
 }
 
 Status LsmEngine::FlushWal() {
@@ -1184,7 +1201,7 @@ Status LsmEngine::Clear() {
     // A memtable whose flush failed is cleared too; the edit above made its
     // log obsolete.
     d.imm.reset();
-    d.generation++;
+    d.PublishState();
     d.current_log_number = d.log_number;
   }
   d.held_imm.reset();

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "util/coding.h"
 #include "util/hash.h"
 
 namespace kv::storage {
@@ -37,7 +38,7 @@ char* EncodeVarint(char* p, uint64_t v) {
 }
 
 char* EncodeFixed64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<char>(v >> (8 * i));
+  util::EncodeFixed64(p, v);
   return p + 8;
 }
 

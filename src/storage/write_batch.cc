@@ -6,28 +6,13 @@ namespace kv::storage {
 
 using util::Status;
 
-namespace {
-
-// util/coding.h has no fixed32 yet; the count is the only one here.
-void EncodeFixed32At(char* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<char>(v >> (8 * i));
-}
-
-uint32_t DecodeFixed32At(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-
-}  // namespace
-
 WriteBatch::WriteBatch() { Clear(); }
 
 void WriteBatch::Clear() { rep_.assign(kHeaderSize, '\0'); }
 
-uint32_t WriteBatch::Count() const { return DecodeFixed32At(rep_.data() + 8); }
+uint32_t WriteBatch::Count() const { return util::DecodeFixed32(rep_.data() + 8); }
 
-void WriteBatch::SetCount(uint32_t n) { EncodeFixed32At(rep_.data() + 8, n); }
+void WriteBatch::SetCount(uint32_t n) { util::EncodeFixed32(rep_.data() + 8, n); }
 
 SequenceNumber WriteBatch::Sequence() const {
   std::string_view in = rep_;

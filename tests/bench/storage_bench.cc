@@ -48,6 +48,7 @@
 #include "storage/lsm_engine.h"
 #include "storage/record.h"
 #endif
+#include "util/random.h"
 
 #if KV_BENCH_HAVE_LEVELDB
 #pragma GCC diagnostic push
@@ -95,21 +96,8 @@ constexpr size_t kWriteBufferBytes = 64 << 20;
   exit(1);
 }
 
-// splitmix64: deterministic, so every engine sees the same key sequence.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t Uniform(uint64_t n) { return Next() % n; }
-
- private:
-  uint64_t state_;
-};
+// Deterministic (splitmix64), so every engine sees the same key sequence.
+using Rng = kv::util::Random;
 
 // db_bench's RandomGenerator with compression_ratio 0.5: 1 MiB of 100-byte
 // pieces, each 50 random printable bytes followed by the same 50 bytes.

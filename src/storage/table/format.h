@@ -13,29 +13,17 @@
 #include <string_view>
 
 #include "storage/env.h"
+#include "util/coding.h"
 #include "util/status.h"
 
 namespace kv::storage {
 
-// Little-endian fixed32, which util/coding.h does not have. In a namespace of
-// their own so they never collide with helpers other storage modules define.
+// The fixed-width codecs of util/coding.h, under the names the table code
+// uses.
 namespace sst {
-inline void PutFixed32(std::string* dst, uint32_t v) {
-  char buf[4];
-  for (int i = 0; i < 4; i++) buf[i] = static_cast<char>(v >> (8 * i));
-  dst->append(buf, 4);
-}
-// REQUIRES: p[0, 4) readable.
-inline uint32_t DecodeFixed32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint32_t>(u[0]) | (static_cast<uint32_t>(u[1]) << 8) |
-         (static_cast<uint32_t>(u[2]) << 16) | (static_cast<uint32_t>(u[3]) << 24);
-}
-// REQUIRES: p[0, 8) readable.
-inline uint64_t DecodeFixed64(const char* p) {
-  return static_cast<uint64_t>(DecodeFixed32(p)) |
-         (static_cast<uint64_t>(DecodeFixed32(p + 4)) << 32);
-}
+using util::DecodeFixed32;
+using util::DecodeFixed64;
+using util::PutFixed32;
 }  // namespace sst
 
 // DO NOT CHANGE: identifies a kv SSTable. The last 8 bytes of every table;
