@@ -155,6 +155,8 @@ Config::Config() {
       EnumDirective("compression", "snappy", false, &Values::compression, {"snappy", "none"}));
   directives_.push_back(
       MemDirective("block-cache-size", "64mb", false, &Values::block_cache_size, 0, INT64_MAX));
+  directives_.push_back(
+      IntDirective("table-cache-size", "1000", false, &Values::table_cache_size, 1, 1000000));
   directives_.push_back(IntDirective("tombstone-gc-seconds", "86400", false,
                                      &Values::tombstone_gc_seconds, 0, INT64_MAX));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,

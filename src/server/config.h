@@ -44,6 +44,7 @@ struct ConfigValues {
   int64_t bloom_bits_per_key = 10;
   std::string compression = "snappy";
   int64_t block_cache_size = 64LL * 1024 * 1024;
+  int64_t table_cache_size = 1000;
   int64_t tombstone_gc_seconds = 86400;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t max_value_bytes = 1024 * 1024;

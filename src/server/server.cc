@@ -154,6 +154,7 @@ util::Status Server::OpenStorage(uint64_t* node_id) {
   o.bloom_bits_per_key = static_cast<int>(v.bloom_bits_per_key);
   o.compression = v.compression == "snappy";
   o.block_cache_bytes = static_cast<size_t>(v.block_cache_size);
+  o.table_cache_size = static_cast<size_t>(v.table_cache_size);
   o.tombstone_gc_seconds = v.tombstone_gc_seconds;
   o.info_log = [](const std::string& msg) { KV_LOG_NOTICE("storage: %s", msg.c_str()); };
   // The engine's thread may call this at any time, even before the loop
@@ -514,6 +515,8 @@ void Server::Cron() {
   // Active expiry gets a quarter of the cron period, like Redis's slow cycle.
   int64_t budget_us = 250000 / v.hz;
   keyspace_->ActiveExpireCycle(budget_us, static_cast<int>(v.active_expire_effort));
+  // Tables compaction replaced can then leave the disk.
+  if (lsm_ != nullptr) lsm_->ReleaseReadState();
 
   std::vector<Client*> to_close;
   for (auto& [id, c] : clients_) {

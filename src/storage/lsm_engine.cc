@@ -14,6 +14,7 @@
 #include "storage/table/block_cache.h"
 #include "storage/table/table.h"
 #include "storage/table/table_builder.h"
+#include "storage/table_cache.h"
 #include "storage/version.h"
 #include "storage/version_edit.h"
 #include "storage/write_batch.h"
@@ -83,6 +84,30 @@ class LogReporter final : public log::Reader::Reporter {
   std::string file_;
 };
 
+// Refuses settings under which the engine could not work, rather than
+// failing later in a way that is hard to trace back (a level-0 stop at or
+// below the compaction trigger stalls writes with nothing to end the stall).
+Status ValidateOptions(const LsmOptions& o) {
+  auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
+  if (o.dir.empty()) return bad("storage directory is empty");
+  if (o.memtable_bytes < 4096) return bad("memtable size must be at least 4096 bytes");
+  if (o.block_size < 64) return bad("block size must be at least 64 bytes");
+  if (o.target_file_bytes < 4096) return bad("table file size must be at least 4096 bytes");
+  if (o.level1_max_bytes < o.target_file_bytes) {
+    return bad("level 1 size must be at least one table file");
+  }
+  if (o.level0_compaction_trigger < 1) return bad("level 0 compaction trigger must be >= 1");
+  if (o.level0_stop_writes <= o.level0_compaction_trigger) {
+    return bad("level 0 stop-writes count (" + std::to_string(o.level0_stop_writes) +
+               ") must exceed the compaction trigger (" +
+               std::to_string(o.level0_compaction_trigger) +
+               "), or writes would stall with no compaction to end it");
+  }
+  if (o.table_cache_size < 1) return bad("table cache must hold at least 1 table");
+  if (o.tombstone_gc_seconds < 0) return bad("tombstone-gc-seconds must be >= 0");
+  return Status::OK();
+}
+
 }  // namespace
 
 struct LsmEngine::Impl {
@@ -90,6 +115,7 @@ struct LsmEngine::Impl {
   Env* env = nullptr;
   TableOptions topt;
   std::unique_ptr<BlockCache> cache;
+  std::unique_ptr<TableCache> tables;
   int lock_fd = -1;
   LsmEngine* owner = nullptr;
 
@@ -140,6 +166,10 @@ struct LsmEngine::Impl {
   SequenceNumber imm_last_sequence = 0;
   uint64_t current_log_number = 0;  // mirror of log_number for the bg thread
   std::shared_ptr<const Version> current;
+  // Every table some Version (current or one a reader still holds) may
+  // name. A table leaves the directory only once no Version names it: an
+  // old Version's reader may have to reopen it through the table cache.
+  std::map<uint64_t, std::weak_ptr<LiveFile>> referenced_files;
   uint64_t next_file_number = 2;
   bool bg_busy = false;
   bool shutting_down = false;
@@ -169,14 +199,15 @@ struct LsmEngine::Impl {
     return next_file_number++;
   }
 
-  Status OpenTable(uint64_t number, uint64_t size, std::shared_ptr<Table>* out) {
-    std::unique_ptr<RandomAccessFile> file;
-    Status s = env->NewRandomAccessFile(TableFileName(opt.dir, number), &file);
+  // Opens f's table through the table cache, which checks its footer,
+  // index and filter, and fills in what the version keeps about it.
+  Status OpenTable(const std::shared_ptr<LiveFile>& f) {
+    std::shared_ptr<Table> t;
+    Status s = tables->Find(f->number, f->file_size, &t);
     if (!s.ok()) return s;
-    std::unique_ptr<Table> t;
-    s = Table::Open(topt, std::move(file), size, number, cache.get(), &t);
-    if (!s.ok()) return s;
-    *out = std::shared_ptr<Table>(std::move(t));
+    f->num_entries = t->NumEntries();
+    std::lock_guard<std::mutex> l(mu);
+    referenced_files[f->number] = f;
     return Status::OK();
   }
 
@@ -202,7 +233,7 @@ struct LsmEngine::Impl {
       if (fs.ok()) {
         meta->file_size = builder->FileSize();
         *bytes_written += meta->file_size;
-        fs = OpenTable(meta->number, meta->file_size, &meta->table);
+        fs = OpenTable(meta);
       }
       builder.reset();
       file.reset();
@@ -305,18 +336,39 @@ struct LsmEngine::Impl {
   void RemoveTables(const std::vector<std::shared_ptr<LiveFile>>& files) {
     for (const auto& f : files) {
       cache->EraseFile(f->number);
+      tables->Evict(f->number);
       (void)env->RemoveFile(TableFileName(opt.dir, f->number));
     }
   }
 
+  // True if a table some old Version named is named by none now.
+  // REQUIRES: mu held.
+  bool HasReleasedFiles() const {
+    for (const auto& [number, f] : referenced_files) {
+      if (f.expired()) return true;
+    }
+    return false;
+  }
+
   // Removes files no live version, log or manifest needs.
   void DeleteObsoleteFiles() {
+    // The manifest on disk may name tables of an edit that failed to sync;
+    // they go once a new manifest exists without them.
+    if (manifest_broken) return;
     std::set<uint64_t> live;
     uint64_t min_log;
     {
       std::lock_guard<std::mutex> l(mu);
       for (const auto& lvl : current->levels) {
         for (const auto& f : lvl) live.insert(f->number);
+      }
+      for (auto it = referenced_files.begin(); it != referenced_files.end();) {
+        if (it->second.expired()) {
+          it = referenced_files.erase(it);
+        } else {
+          live.insert(it->first);
+          ++it;
+        }
       }
       min_log = imm ? imm_own_log : current_log_number;
     }
@@ -336,6 +388,9 @@ struct LsmEngine::Impl {
           break;
         case FileType::kTableFile:
           keep = live.count(number) > 0;
+          // Its cached blocks age out of the LRU; erasing them here would
+          // walk the whole block cache under its locks.
+          if (!keep) tables->Evict(number);
           break;
         case FileType::kTempFile:
           keep = false;
@@ -384,7 +439,18 @@ struct LsmEngine::Impl {
       if (paused || (!has_imm && !compact)) {
         bg_busy = false;
         cv.notify_all();
-        cv.wait(l);
+        // Wakes once a second to remove tables that only an old Version
+        // held when the last compaction finished, now that its readers are
+        // gone; otherwise an idle store would keep them on disk.
+        if (cv.wait_for(l, std::chrono::seconds(1)) == std::cv_status::timeout && !paused &&
+            !shutting_down && HasReleasedFiles()) {
+          bg_busy = true;
+          l.unlock();
+          DeleteObsoleteFiles();
+          l.lock();
+          bg_busy = false;
+          cv.notify_all();
+        }
         continue;
       }
       bg_busy = true;
@@ -545,7 +611,9 @@ struct LsmEngine::Impl {
                  const std::vector<std::pair<int, std::shared_ptr<LiveFile>>>& inputs,
                  int output_level) {
     std::vector<std::unique_ptr<Iterator>> children;
-    for (const auto& [level, f] : inputs) children.push_back(f->table->NewIterator());
+    for (const auto& [level, f] : inputs) {
+      children.push_back(tables->NewIterator(f->number, f->file_size));
+    }
     std::unique_ptr<Iterator> merged =
         NewMergingIterator(GetInternalKeyComparator(), std::move(children));
     merged->SeekToFirst();
@@ -767,6 +835,8 @@ LsmEngine::~LsmEngine() {
 }
 
 Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* out) {
+  Status valid = ValidateOptions(options);
+  if (!valid.ok()) return valid;
   auto impl = std::make_unique<Impl>();
   Impl& d = *impl;
   d.opt = options;
@@ -775,6 +845,8 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
   d.topt.bloom_bits_per_key = options.bloom_bits_per_key;
   d.topt.compression = options.compression;
   d.cache = std::make_unique<BlockCache>(options.block_cache_bytes);
+  d.tables = std::make_unique<TableCache>(d.env, options.dir, d.topt, d.cache.get(),
+                                          options.table_cache_size);
   const std::string& dir = options.dir;
   Status s = d.env->CreateDir(dir);
   if (!s.ok() && !d.env->FileExists(dir)) return s;
@@ -858,7 +930,7 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
       f->file_size = lf.second.file_size;
       f->smallest = lf.second.smallest;
       f->largest = lf.second.largest;
-      s = d.OpenTable(number, f->file_size, &f->table);
+      s = d.OpenTable(f);
       if (!s.ok())
         return Status::Corruption("opening table " + FileNumberText(number) +
                                   ".sst: " + s.message());
@@ -990,7 +1062,10 @@ Status LsmEngine::Get(std::string_view skey, std::string_view* value, std::strin
   std::string found_key;
   auto probe = [&](const LiveFile& f, bool* done) -> Status {
     bool found = false, bloom_skipped = false;
-    Status s = f.table->Get(target, &found, &found_key, scratch, &bloom_skipped);
+    std::shared_ptr<Table> table;
+    Status s = d.tables->Find(f.number, f.file_size, &table);
+    if (!s.ok()) return s;
+    s = table->Get(target, &found, &found_key, scratch, &bloom_skipped);
     d.bloom_checked.fetch_add(1, std::memory_order_relaxed);
     if (bloom_skipped) d.bloom_useful.fetch_add(1, std::memory_order_relaxed);
     if (!found && !bloom_skipped) d.bloom_false_positives.fetch_add(1, std::memory_order_relaxed);
@@ -1195,6 +1270,7 @@ Status LsmEngine::Clear() {
   edit.SetLastSequence(last_sequence_);
   s = d.Install(&edit, removed, {}, false);
   if (!s.ok()) return s;
+  v.reset();  // or its tables would outlive the clear
   {
     std::lock_guard<std::mutex> l(d.mu);
     d.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
@@ -1204,9 +1280,7 @@ Status LsmEngine::Clear() {
     d.PublishState();
     d.current_log_number = d.log_number;
   }
-  d.held_imm.reset();
-  d.held_version.reset();
-  d.held_generation = UINT64_MAX;
+  ReleaseReadState();
   d.DeleteObsoleteFiles();
   return Status::OK();
 }
@@ -1223,10 +1297,12 @@ std::unique_ptr<Iterator> LsmEngine::NewIterator() {
   std::vector<std::unique_ptr<Iterator>> children;
   children.push_back(d.mem->NewIterator());
   if (imm) children.push_back(imm->NewIterator());
-  for (const auto& f : v->levels[0]) children.push_back(f->table->NewIterator());
+  for (const auto& f : v->levels[0]) {
+    children.push_back(d.tables->NewIterator(f->number, f->file_size));
+  }
   for (int level = 1; level < kNumLevels; level++) {
     if (!v->levels[static_cast<size_t>(level)].empty()) {
-      children.push_back(NewLevelIterator(v->levels[static_cast<size_t>(level)]));
+      children.push_back(NewLevelIterator(v->levels[static_cast<size_t>(level)], d.tables.get()));
     }
   }
   auto merged = NewMergingIterator(GetInternalKeyComparator(), std::move(children));
@@ -1261,7 +1337,7 @@ LsmStats LsmEngine::GetStats() const {
       s.files_per_level.push_back(files.size());
       s.bytes_per_level.push_back(d.current->LevelBytes(level));
       s.disk_bytes += d.current->LevelBytes(level);
-      for (const auto& f : files) entries += f->table->NumEntries();
+      for (const auto& f : files) entries += f->num_entries;
     }
     s.compaction_pending = d.imm != nullptr || d.NeedsCompaction(*d.current, nullptr);
     s.estimated_keys = entries;
@@ -1277,11 +1353,26 @@ LsmStats LsmEngine::GetStats() const {
   s.bloom_false_positives = d.bloom_false_positives.load();
   s.block_cache_hits = d.cache->hits();
   s.block_cache_misses = d.cache->misses();
+  s.table_cache_open = d.tables->open_tables();
+  s.table_cache_capacity = d.tables->capacity();
+  s.table_cache_hits = d.tables->hits();
+  s.table_cache_misses = d.tables->misses();
+  s.table_cache_memory = d.tables->MemoryUsage();
   return s;
+}
+
+void LsmEngine::ReleaseReadState() {
+  Impl& d = *impl_;
+  d.held_version.reset();
+  d.held_imm.reset();
+  d.held_generation = UINT64_MAX;
 }
 
 void LsmEngine::WaitForBackgroundWork() {
   Impl& d = *impl_;
+  // Tables replaced meanwhile leave the disk now rather than at the
+  // background thread's next idle tick.
+  ReleaseReadState();
   std::unique_lock<std::mutex> l(d.mu);
   d.cv.notify_all();
   d.cv.wait(l, [&] {
@@ -1289,6 +1380,15 @@ void LsmEngine::WaitForBackgroundWork() {
     return !d.bg_busy && d.imm == nullptr && !d.manual_compaction &&
            !d.NeedsCompaction(*d.current, nullptr);
   });
+  if (d.shutting_down || !d.HasReleasedFiles()) return;
+  // Same hand-off as Clear: the background thread stays idle meanwhile.
+  d.paused = true;
+  d.cv.wait(l, [&] { return !d.bg_busy; });
+  l.unlock();
+  d.DeleteObsoleteFiles();
+  l.lock();
+  d.paused = false;
+  d.cv.notify_all();
 }
 
 Status LsmEngine::CompactAll() {

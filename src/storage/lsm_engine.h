@@ -40,6 +40,7 @@ struct LsmOptions {
   int bloom_bits_per_key = 10;              // bloom-bits-per-key
   bool compression = true;                  // compression snappy|none
   size_t block_cache_bytes = 64 << 20;      // block-cache-size
+  size_t table_cache_size = 1000;           // table-cache-size: SSTables kept open
   size_t target_file_bytes = 8 << 20;       // SSTable size produced by compaction
   uint64_t level1_max_bytes = 64ULL << 20;  // level n holds 10^(n-1) times this
   int level0_compaction_trigger = 4;        // L0 files that start a compaction
@@ -71,7 +72,12 @@ struct LsmStats {
   uint64_t bloom_false_positives = 0;
   uint64_t block_cache_hits = 0;
   uint64_t block_cache_misses = 0;
-  uint64_t disk_bytes = 0;  // tables + WAL
+  uint64_t table_cache_open = 0;  // tables open now (one fd each)
+  uint64_t table_cache_capacity = 0;
+  uint64_t table_cache_hits = 0;
+  uint64_t table_cache_misses = 0;  // opens of a table that was closed
+  uint64_t table_cache_memory = 0;  // index blocks and filters held open
+  uint64_t disk_bytes = 0;          // tables + WAL
   uint64_t wal_bytes = 0;
   uint64_t estimated_keys = 0;
   uint64_t stall_count = 0;
@@ -110,7 +116,13 @@ class LsmEngine final : public Engine {
   // one is still being flushed, or level 0 has too many files.
   bool WriteStalled() const;
   LsmStats GetStats() const;
-  // Blocks until no flush or compaction is pending (tests, benchmarks).
+  // Get keeps the current Version (and immutable memtable) between calls to
+  // skip a lock per read; this lets go of them, so tables that compaction
+  // has replaced since can leave the disk. Loop thread; the server calls it
+  // from its cron.
+  void ReleaseReadState();
+  // Blocks until no flush or compaction is pending, then removes tables no
+  // Version names (tests, benchmarks).
   void WaitForBackgroundWork();
   // Flushes the memtable and compacts everything into the last level
   // (tests and benchmarks).

@@ -8,7 +8,8 @@ namespace {
 
 class LevelIterator final : public Iterator {
  public:
-  explicit LevelIterator(std::vector<std::shared_ptr<LiveFile>> files) : files_(std::move(files)) {}
+  LevelIterator(std::vector<std::shared_ptr<LiveFile>> files, TableCache* tables)
+      : files_(std::move(files)), tables_(tables) {}
 
   bool Valid() const override { return current_ && current_->Valid(); }
   void SeekToFirst() override {
@@ -43,7 +44,9 @@ class LevelIterator final : public Iterator {
  private:
   void Open() {
     current_.reset();
-    if (index_ < files_.size()) current_ = files_[index_]->table->NewIterator();
+    if (index_ < files_.size()) {
+      current_ = tables_->NewIterator(files_[index_]->number, files_[index_]->file_size);
+    }
   }
   void SkipEmpty() {
     while (current_ && !current_->Valid()) {
@@ -59,6 +62,7 @@ class LevelIterator final : public Iterator {
   }
 
   std::vector<std::shared_ptr<LiveFile>> files_;
+  TableCache* const tables_;
   size_t index_ = 0;
   std::unique_ptr<Iterator> current_;
   util::Status status_;
@@ -66,8 +70,9 @@ class LevelIterator final : public Iterator {
 
 }  // namespace
 
-std::unique_ptr<Iterator> NewLevelIterator(std::vector<std::shared_ptr<LiveFile>> files) {
-  return std::make_unique<LevelIterator>(std::move(files));
+std::unique_ptr<Iterator> NewLevelIterator(std::vector<std::shared_ptr<LiveFile>> files,
+                                           TableCache* tables) {
+  return std::make_unique<LevelIterator>(std::move(files), tables);
 }
 
 }  // namespace kv::storage

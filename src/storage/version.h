@@ -16,7 +16,7 @@
 
 #include "storage/dbformat.h"
 #include "storage/engine.h"
-#include "storage/table/table.h"
+#include "storage/table_cache.h"
 
 namespace kv::storage {
 
@@ -27,7 +27,7 @@ struct LiveFile {
   uint64_t file_size = 0;
   std::string smallest;  // internal keys
   std::string largest;
-  std::shared_ptr<Table> table;
+  uint64_t num_entries = 0;  // from the table's properties, for key estimates
 };
 
 struct Version {
@@ -53,7 +53,9 @@ struct Version {
 };
 
 // Concatenates the tables of one sorted level (1..6) into one iterator that
-// opens a table's iterator only when a seek or walk reaches it.
-std::unique_ptr<Iterator> NewLevelIterator(std::vector<std::shared_ptr<LiveFile>> files);
+// opens a table (through `tables`, which must outlive it) only when a seek
+// or walk reaches it.
+std::unique_ptr<Iterator> NewLevelIterator(std::vector<std::shared_ptr<LiveFile>> files,
+                                           TableCache* tables);
 
 }  // namespace kv::storage

@@ -227,6 +227,11 @@ void StorageSection(Server& server, InfoBuilder& b) {
   b.FieldF(
       "block_cache_hit_ratio",
       lookups == 0 ? 0 : static_cast<double>(s.block_cache_hits) / static_cast<double>(lookups), 4);
+  b.Field("table_cache_open", s.table_cache_open);
+  b.Field("table_cache_capacity", s.table_cache_capacity);
+  b.Field("table_cache_hits", s.table_cache_hits);
+  b.Field("table_cache_misses", s.table_cache_misses);
+  b.Field("table_cache_memory_bytes", s.table_cache_memory);
   b.Field("disk_bytes", s.disk_bytes);
   if (!s.last_background_error.empty()) b.Field("last_background_error", s.last_background_error);
 }

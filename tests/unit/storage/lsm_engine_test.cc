@@ -1751,5 +1751,90 @@ TEST_CASE("GetStats().disk_bytes counts the files on disk, not every byte ever l
   CHECK(s.disk_bytes + (64 << 10) >= on_disk);
 }
 
+// ---- table cache and options ----------------------------------------------
+
+// Descriptors this process holds on .sst files.
+int OpenSstDescriptors() {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path(), ec);
+    if (!ec && target.extension() == ".sst") n++;
+  }
+  return n;
+}
+
+TEST_CASE("a store of many tables with a table cache of 3 keeps 3 open and reads everything") {
+  util::Random rnd(1122);
+  Store st;
+  st.opt.table_cache_size = 3;
+  st.Open();
+  for (uint64_t i = 0; i < 6000; i++) st.Put(Key(i), Record(Payload(rnd, 100)));
+  st.db->WaitForBackgroundWork();
+  const size_t tables = FilesOfType(st.dir(), FileType::kTableFile).size();
+  MESSAGE(tables << " tables");
+  REQUIRE(tables > 6);
+  st.Check();
+  for (const auto& k : {Key(0), Key(2999), Key(5999)}) CHECK(GetValue(*st.db, k).status.ok());
+  LsmStats s = st.db->GetStats();
+  CHECK(s.table_cache_open <= 3);
+  CHECK(s.table_cache_capacity == 3);
+  CHECK(s.table_cache_misses > tables);  // evicted tables were reopened
+  CHECK(OpenSstDescriptors() <= 3);
+  st.Reopen();
+  CHECK(st.db->GetStats().table_cache_open <= 3);
+  st.Check();
+}
+
+TEST_CASE(
+    "an iterator reads its snapshot's tables after compaction replaced them and the cache "
+    "closed them") {
+  util::Random rnd(1123);
+  Store st;
+  st.opt.table_cache_size = 1;
+  st.Open();
+  for (uint64_t i = 0; i < 3000; i++) st.Put(Key(i), Record(Payload(rnd, 100)));
+  st.ForceFlush();
+  const Model snapshot = st.model;
+  std::unique_ptr<Iterator> it = st.db->NewIterator();
+  for (uint64_t i = 0; i < 3000; i += 3) st.Del(Key(i));
+  LSMT_REQUIRE_OK(st.db->CompactAll());
+  // The snapshot's tables are out of the version but still on disk.
+  CHECK(FilesOfType(st.dir(), FileType::kTableFile).size() >
+        Sum(st.db->GetStats().files_per_level));
+  auto m = snapshot.begin();
+  size_t n = 0;
+  for (it->SeekToFirst(); it->Valid() && m != snapshot.end(); it->Next(), ++m, ++n) {
+    REQUIRE_MESSAGE(it->key() == m->first,
+                    "got " << Short(it->key()) << ", want " << Short(m->first));
+    CHECK(it->value() == m->second);
+  }
+  CHECK_MESSAGE(it->status().ok(), it->status().ToString());
+  CHECK(n == snapshot.size());
+  CHECK(!it->Valid());
+  it.reset();
+  st.db->WaitForBackgroundWork();  // now nothing holds them: they go
+  LsmStats s = st.db->GetStats();
+  CHECK(Sum(s.files_per_level) == FilesOfType(st.dir(), FileType::kTableFile).size());
+  st.Check();
+}
+
+TEST_CASE("options under which the engine could not work are refused at Open") {
+  TempDir tmp;
+  auto open_with = [&](const std::function<void(LsmOptions*)>& change) {
+    LsmOptions o = SmallOptions(tmp.db());
+    change(&o);
+    std::unique_ptr<LsmEngine> db;
+    return LsmEngine::Open(o, &db);
+  };
+  Status s = open_with([](LsmOptions* o) { o->level0_stop_writes = o->level0_compaction_trigger; });
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.message().find("stall") != std::string::npos);
+  CHECK(open_with([](LsmOptions* o) { o->table_cache_size = 0; }).IsInvalidArgument());
+  CHECK(open_with([](LsmOptions* o) { o->memtable_bytes = 100; }).IsInvalidArgument());
+  CHECK(open_with([](LsmOptions* o) { o->dir.clear(); }).IsInvalidArgument());
+  CHECK(open_with([](LsmOptions*) {}).ok());
+}
+
 }  // namespace
 }  // namespace kv::storage
