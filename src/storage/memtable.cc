@@ -1,8 +1,8 @@
 #include "storage/memtable.h"
 
-#include <bit>
 #include <cassert>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "util/coding.h"
@@ -14,9 +14,6 @@ namespace {
 
 constexpr size_t kTrailerSize = 8;  // fixed64(sequence << 8 | type)
 constexpr size_t kMaxVarintLength = 10;
-// Get builds its lookup key in a stack buffer of this size: a varint, the
-// user key and the trailer, so user keys up to ~240 bytes need no heap.
-constexpr size_t kLookupStackBytes = 256;
 
 size_t VarintLength(uint64_t v) {
   size_t n = 1;
@@ -75,22 +72,32 @@ inline std::string_view EntryValue(const char* entry) {
   return std::string_view(p, n);
 }
 
-// Writes the lookup form of an internal key (ikey_len varint, then the key
-// bytes) into dst, which has room for kMaxVarintLength + ikey.size().
-void EncodeLookupKey(char* dst, std::string_view user_key, uint64_t trailer) {
-  char* p = EncodeVarint(dst, user_key.size() + kTrailerSize);
-  if (!user_key.empty()) memcpy(p, user_key.data(), user_key.size());
-  EncodeFixed64(p + user_key.size(), trailer);
+// A version's link to the next older version of its key, and a node's
+// chain head, are atomics in the arena just before the entry (see the
+// layout in memtable.h). The writer stores them with release after
+// writing the entry they point at; readers load them with acquire.
+using Link = std::atomic<const char*>;
+static_assert(Link::is_always_lock_free, "readers rely on lock-free chain links");
+constexpr size_t kLinkSize = sizeof(Link);
+static_assert(kLinkSize % alignof(Link) == 0 && Arena::kAlignment % alignof(Link) == 0);
+
+inline Link* OlderLink(const char* entry) {
+  return std::launder(reinterpret_cast<Link*>(const_cast<char*>(entry) - kLinkSize));
 }
+inline Link* HeadLink(const char* node_entry) {
+  return std::launder(reinterpret_cast<Link*>(const_cast<char*>(node_entry) - 2 * kLinkSize));
+}
+inline uint64_t EntryTrailer(const char* entry) { return DecodeTrailer(EntryKey(entry)); }
+inline std::string_view EntryUserKey(const char* entry) { return ExtractUserKey(EntryKey(entry)); }
 
 }  // namespace
 
 // Called at every step of a skiplist search, so it is forced inline and
 // works on the encoded bytes directly (24% fewer instructions per search
-// than decoding into string_views for InternalKeyComparator::Compare,
-// measured with cachegrind). The order is the same, user key bytewise then
-// trailer descending; InternalKeyComparator is final, so its order cannot
-// be anything else. Debug builds check every result against it.
+// than decoding into string_views, measured with cachegrind). Only user
+// keys are compared: a node stands for all versions of its key. Debug
+// builds check the result against InternalKeyComparator, whose order on
+// different user keys is the same.
 __attribute__((always_inline)) inline int MemTable::EntryComparator::operator()(
     const char* a, const char* b) const {
   uint64_t alen, blen;
@@ -99,130 +106,140 @@ __attribute__((always_inline)) inline int MemTable::EntryComparator::operator()(
   size_t a_user = alen - kTrailerSize, b_user = blen - kTrailerSize;
   int r = memcmp(akey, bkey, a_user < b_user ? a_user : b_user);
   if (r == 0 && a_user != b_user) r = a_user < b_user ? -1 : 1;
-  if (r == 0) {
-    uint64_t ta, tb;
-    memcpy(&ta, akey + a_user, sizeof(ta));
-    memcpy(&tb, bkey + b_user, sizeof(tb));
-    r = ta > tb ? -1 : (ta < tb ? 1 : 0);
-  }
-  assert((r < 0 ? -1 : (r > 0 ? 1 : 0)) == cmp->Compare(EntryKey(a), EntryKey(b)));
+  assert(r != 0 || EntryUserKey(a) == EntryUserKey(b));
+  assert(r == 0 || (r < 0) == (cmp->Compare(EntryKey(a), EntryKey(b)) < 0));
   return r;
 }
-// The trailer is a little-endian fixed64, read above as a native uint64.
-static_assert(std::endian::native == std::endian::little);
 
 MemTable::MemTable(const InternalKeyComparator* cmp) : table_(EntryComparator{cmp}, &arena_) {}
+
+namespace {
+// Writes an entry of `bytes` bytes (see memtable.h) at p.
+void EncodeEntry(char* p, [[maybe_unused]] size_t bytes, uint64_t trailer,
+                 std::string_view user_key, std::string_view value) {
+  [[maybe_unused]] const char* start = p;
+  p = EncodeVarint(p, user_key.size() + kTrailerSize);
+  if (!user_key.empty()) memcpy(p, user_key.data(), user_key.size());
+  p = EncodeFixed64(p + user_key.size(), trailer);
+  p = EncodeVarint(p, value.size());
+  if (!value.empty()) memcpy(p, value.data(), value.size());
+  assert(p + value.size() == start + bytes);
+}
+}  // namespace
 
 void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view user_key,
                    std::string_view value) {
   assert(seq <= kMaxSequenceNumber);
   size_t ikey_len = user_key.size() + kTrailerSize;
   size_t bytes = VarintLength(ikey_len) + ikey_len + VarintLength(value.size()) + value.size();
-  Table::PendingNode node = table_.AllocateNode(bytes);
-  char* p = EncodeVarint(node.payload, ikey_len);
-  if (!user_key.empty()) memcpy(p, user_key.data(), user_key.size());
-  p = EncodeFixed64(p + user_key.size(), PackSequenceAndType(seq, type));
-  p = EncodeVarint(p, value.size());
-  if (!value.empty()) memcpy(p, value.data(), value.size());
-  assert(p + value.size() == node.payload + bytes);
-  table_.Insert(node, node.payload);
-  IndexInsert(user_key, util::Hash64(user_key), node.payload);
+  uint64_t trailer = PackSequenceAndType(seq, type);
+  uint64_t hash = util::Hash64(user_key);
+  IndexSlot* slot = IndexProbe(user_key, hash);
+  if (slot->node == nullptr) {
+    // A new user key: a skiplist node whose chain starts with this entry,
+    // all written before Insert publishes it.
+    Table::PendingNode node = table_.AllocateNode(2 * kLinkSize + bytes);
+    char* entry = node.payload + 2 * kLinkSize;
+    new (node.payload) Link(entry);
+    new (node.payload + kLinkSize) Link(nullptr);
+    EncodeEntry(entry, bytes, trailer, user_key, value);
+    table_.Insert(node, entry);
+    *slot = IndexSlot{hash, entry};
+    index_count_++;
+  } else {
+    char* mem = arena_.AllocateAligned(kLinkSize + bytes);
+    char* entry = mem + kLinkSize;
+    new (mem) Link(nullptr);
+    EncodeEntry(entry, bytes, trailer, user_key, value);
+    ChainInsert(slot->node, entry);
+  }
   // One writer: a plain increment published with a relaxed store is enough
   // for readers of the count.
   num_entries_.store(num_entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-const char* MemTable::IndexFind(std::string_view user_key, uint64_t hash) const {
+void MemTable::ChainInsert(const char* node, const char* entry) {
+  uint64_t t = EntryTrailer(entry);
+  const char* newest = HeadLink(node)->load(std::memory_order_relaxed);
+  if (t > EntryTrailer(newest)) {
+    // The usual case: sequence numbers grow, so the new entry heads the chain.
+    OlderLink(entry)->store(newest, std::memory_order_relaxed);
+    HeadLink(node)->store(entry, std::memory_order_release);
+    return;
+  }
+  // Out of order (allowed by Add's contract): after the last newer version.
+  const char* v = newest;
+  while (true) {
+    const char* older = OlderLink(v)->load(std::memory_order_relaxed);
+    if (older == nullptr || t > EntryTrailer(older)) {
+      OlderLink(entry)->store(older, std::memory_order_relaxed);
+      OlderLink(v)->store(entry, std::memory_order_release);
+      return;
+    }
+    v = older;
+  }
+}
+
+void MemTable::IndexGrow() {
+  std::vector<IndexSlot> bigger(index_.empty() ? 1024 : index_.size() * 2, IndexSlot{0, nullptr});
+  size_t mask = bigger.size() - 1;
+  for (const IndexSlot& slot : index_) {
+    if (slot.node == nullptr) continue;
+    size_t i = slot.hash & mask;
+    while (bigger[i].node != nullptr) i = (i + 1) & mask;
+    bigger[i] = slot;
+  }
+  index_.swap(bigger);
+  index_bytes_.store(index_.size() * sizeof(IndexSlot), std::memory_order_relaxed);
+}
+
+MemTable::IndexSlot* MemTable::IndexProbe(std::string_view user_key, uint64_t hash) {
+  // Grown before the probe so that the returned empty slot can be filled.
+  if ((index_count_ + 1) * 10 > index_.size() * 7) IndexGrow();
+  size_t mask = index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    IndexSlot& slot = index_[i];
+    if (slot.node == nullptr) return &slot;
+    if (slot.hash == hash && EntryUserKey(slot.node) == user_key) return &slot;
+  }
+}
+
+const MemTable::IndexSlot* MemTable::IndexFind(std::string_view user_key, uint64_t hash) const {
   if (index_.empty()) return nullptr;
   size_t mask = index_.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const IndexSlot& slot = index_[i];
-    if (slot.entry == nullptr) return nullptr;
-    if (slot.hash == hash && ExtractUserKey(EntryKey(slot.entry)) == user_key) return slot.entry;
-  }
-}
-
-void MemTable::IndexInsert(std::string_view user_key, uint64_t hash, const char* entry) {
-  if ((index_count_ + 1) * 10 > index_.size() * 7) {
-    std::vector<IndexSlot> bigger(index_.empty() ? 1024 : index_.size() * 2, IndexSlot{0, nullptr});
-    size_t mask = bigger.size() - 1;
-    for (const IndexSlot& slot : index_) {
-      if (slot.entry == nullptr) continue;
-      size_t i = slot.hash & mask;
-      while (bigger[i].entry != nullptr) i = (i + 1) & mask;
-      bigger[i] = slot;
-    }
-    index_.swap(bigger);
-    index_bytes_.store(index_.size() * sizeof(IndexSlot), std::memory_order_relaxed);
-  }
-  size_t mask = index_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    IndexSlot& slot = index_[i];
-    if (slot.entry == nullptr) {
-      slot = IndexSlot{hash, entry};
-      index_count_++;
-      return;
-    }
-    if (slot.hash == hash && ExtractUserKey(EntryKey(slot.entry)) == user_key) {
-      // Keep the newest version (the larger trailer).
-      if (DecodeTrailer(EntryKey(entry)) > DecodeTrailer(EntryKey(slot.entry))) slot.entry = entry;
-      return;
-    }
+    if (slot.node == nullptr) return nullptr;
+    if (slot.hash == hash && EntryUserKey(slot.node) == user_key) return &slot;
   }
 }
 
 bool MemTable::Get(std::string_view user_key, SequenceNumber seq, std::string_view* value,
                    bool* deleted) const {
   assert(seq <= kMaxSequenceNumber);
-  const char* newest = IndexFind(user_key, util::Hash64(user_key));
-  if (newest == nullptr) return false;
-  {
-    std::string_view ikey = EntryKey(newest);
-    if ((DecodeTrailer(ikey) >> 8) <= seq) {
-      ValueType type = static_cast<ValueType>(DecodeTrailer(ikey) & 0xff);
-      *deleted = type == kTypeDeletion;
-      if (!*deleted) *value = EntryValue(newest);
-      return true;
-    }
+  const IndexSlot* slot = IndexFind(user_key, util::Hash64(user_key));
+  if (slot == nullptr) return false;
+  // An older snapshot walks down the chain to the newest version <= seq.
+  // Acquire: on a reader's thread (frozen memtable) this is still the
+  // chain's publication protocol.
+  const char* entry = HeadLink(slot->node)->load(std::memory_order_acquire);
+  while (entry != nullptr && (EntryTrailer(entry) >> 8) > seq) {
+    entry = OlderLink(entry)->load(std::memory_order_acquire);
   }
-  // An older snapshot: search the skiplist for the newest version <= seq.
-  // The lookup key (user_key, seq, kValueTypeForSeek) sorts before every
-  // entry of user_key with sequence <= seq and after every newer one, so
-  // the first entry >= it is the answer if it has the same user key.
-  char stack_buf[kLookupStackBytes];
-  std::unique_ptr<char[]> heap_buf;
-  char* lookup = stack_buf;
-  size_t need = kMaxVarintLength + user_key.size() + kTrailerSize;
-  if (need > sizeof(stack_buf)) {
-    heap_buf.reset(new char[need]);
-    lookup = heap_buf.get();
-  }
-  EncodeLookupKey(lookup, user_key, PackSequenceAndType(seq, kValueTypeForSeek));
-
-  Table::Iterator it(&table_);
-  it.Seek(lookup);
-  if (!it.Valid()) return false;
-  const char* entry = it.key();
-  std::string_view ikey = EntryKey(entry);
-  if (ExtractUserKey(ikey) != user_key) return false;
-  ValueType type = static_cast<ValueType>(DecodeTrailer(ikey) & 0xff);
-  if (type == kTypeDeletion) {
-    *deleted = true;
-    return true;
-  }
-  *deleted = false;
-  uint64_t n;
-  const char* p = DecodeVarint(ikey.data() + ikey.size(), &n);
-  *value = std::string_view(p, n);
+  if (entry == nullptr) return false;
+  ValueType type = static_cast<ValueType>(EntryTrailer(entry) & 0xff);
+  *deleted = type == kTypeDeletion;
+  if (!*deleted) *value = EntryValue(entry);
   return true;
 }
 
-// Adapts the skiplist's iterator over entry pointers to storage::Iterator.
+// Walks the skiplist's nodes (user keys) and, within each, its version
+// chain, which together give InternalKeyComparator order.
 class MemTable::TableIterator final : public Iterator {
  public:
   explicit TableIterator(const Table* table) : it_(table) {}
 
-  bool Valid() const override { return it_.Valid(); }
+  bool Valid() const override { return entry_ != nullptr; }
   void Seek(std::string_view target) override {
     assert(target.size() >= kTrailerSize);  // an internal key
     // The skiplist compares lookup-form keys; a copy of the target is
@@ -231,14 +248,40 @@ class MemTable::TableIterator final : public Iterator {
     char* p = EncodeVarint(scratch_.data(), target.size());
     if (!target.empty()) memcpy(p, target.data(), target.size());
     it_.Seek(scratch_.data());
+    entry_ = NodeNewest();
+    if (entry_ == nullptr || EntryUserKey(entry_) != ExtractUserKey(target)) return;
+    // Same user key: the first version at or after the target's sequence.
+    uint64_t t = DecodeTrailer(target);
+    while (entry_ != nullptr && EntryTrailer(entry_) > t) {
+      entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
+    }
+    if (entry_ == nullptr) {
+      it_.Next();
+      entry_ = NodeNewest();
+    }
   }
-  void SeekToFirst() override { it_.SeekToFirst(); }
-  void Next() override { it_.Next(); }
-  std::string_view key() const override { return EntryKey(it_.key()); }
-  std::string_view value() const override { return EntryValue(it_.key()); }
+  void SeekToFirst() override {
+    it_.SeekToFirst();
+    entry_ = NodeNewest();
+  }
+  void Next() override {
+    assert(Valid());
+    entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
+    if (entry_ == nullptr) {
+      it_.Next();
+      entry_ = NodeNewest();
+    }
+  }
+  std::string_view key() const override { return EntryKey(entry_); }
+  std::string_view value() const override { return EntryValue(entry_); }
 
  private:
+  const char* NodeNewest() const {
+    return it_.Valid() ? HeadLink(it_.key())->load(std::memory_order_acquire) : nullptr;
+  }
+
   Table::Iterator it_;
+  const char* entry_ = nullptr;  // the current version; nullptr = !Valid()
   std::string scratch_;
 };
 
