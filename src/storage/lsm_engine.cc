@@ -281,6 +281,23 @@ struct LsmEngine::Impl {
     return finish();
   }
 
+  // A WriteTables filter for flushing a memtable: keeps each key's newest
+  // entry and drops the older ones. Nothing can read those from the new
+  // table: Get reads the newest version, and an iterator opened before the
+  // flush holds the memtable itself and a Version without the new table.
+  // With a hot key space rewritten many times per memtable this shrinks the
+  // flush, and every compaction after it, several times over.
+  static std::function<int(std::string_view, std::string_view)> NewestVersionsOnly() {
+    return [last = std::string(), has_last = false](std::string_view ikey,
+                                                    std::string_view) mutable -> int {
+      std::string_view user_key = ExtractUserKey(ikey);
+      if (has_last && user_key == last) return 1;
+      last.assign(user_key.data(), user_key.size());
+      has_last = true;
+      return 0;
+    };
+  }
+
   // Appends `edit` to the manifest and syncs it. Background thread, or
   // loop thread while the background thread is held off.
   Status WriteManifest(const VersionEdit& edit) {
@@ -550,7 +567,7 @@ struct LsmEngine::Impl {
     uint64_t written = 0;
     std::unique_ptr<Iterator> it = m->NewIterator();
     it->SeekToFirst();
-    Status s = WriteTables(it.get(), false, &outputs, &written, nullptr);
+    Status s = WriteTables(it.get(), false, &outputs, &written, NewestVersionsOnly());
     if (!s.ok()) {
       RemoveTables(outputs);
       return s;
@@ -1004,7 +1021,7 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
     uint64_t written = 0;
     std::unique_ptr<Iterator> it = recovered->NewIterator();
     it->SeekToFirst();
-    s = e.WriteTables(it.get(), false, &outputs, &written, nullptr);
+    s = e.WriteTables(it.get(), false, &outputs, &written, Impl::NewestVersionsOnly());
     if (!s.ok()) return s;
     auto v = std::make_shared<Version>(*e.current);
     for (const auto& f : outputs) v->levels[0].insert(v->levels[0].begin(), f);

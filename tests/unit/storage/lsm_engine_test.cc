@@ -1836,5 +1836,34 @@ TEST_CASE("options under which the engine could not work are refused at Open") {
   CHECK(open_with([](LsmOptions*) {}).ok());
 }
 
+TEST_CASE("a flush writes each key's newest version only; an older iterator still sees its own") {
+  util::Random rnd(1124);
+  Store st;
+  st.opt.memtable_bytes = 1 << 20;  // every version below in one memtable
+  st.Open();
+  for (int round = 0; round < 5; round++) {
+    for (uint64_t i = 0; i < 100; i++) st.Put(Key(i), Record(Payload(rnd, 10)));
+  }
+  const Model before = st.model;
+  std::unique_ptr<Iterator> old_it = st.db->NewIterator();
+  for (uint64_t i = 0; i < 100; i++) st.Put(Key(i), Record("newer"));
+  st.ForceFlush();
+  const uint64_t entries = st.db->GetStats().estimated_keys;
+  MESSAGE(entries << " entries after flushing 600 versions of 100 keys and " << st.filler
+                  << " filler keys");
+  CHECK(entries >= 100 + st.filler - 1);
+  CHECK(entries <= 100 + st.filler + 1);
+  st.Check();
+  size_t n = 0;
+  auto m = before.begin();
+  for (old_it->SeekToFirst(); old_it->Valid() && m != before.end(); old_it->Next(), ++m, ++n) {
+    REQUIRE(old_it->key() == m->first);
+    CHECK(old_it->value() == m->second);
+  }
+  CHECK(n == before.size());
+  st.Reopen();
+  st.Check();
+}
+
 }  // namespace
 }  // namespace kv::storage
