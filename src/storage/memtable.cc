@@ -3,7 +3,9 @@
 #include <cassert>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include "util/coding.h"
 #include "util/hash.h"
@@ -111,7 +113,42 @@ __attribute__((always_inline)) inline int MemTable::EntryComparator::operator()(
   return r;
 }
 
-MemTable::MemTable(const InternalKeyComparator* cmp) : table_(EntryComparator{cmp}, &arena_) {}
+MemTable::MemTable(const InternalKeyComparator* cmp)
+    : lists_(new std::atomic<Table*>[kBuckets]()),
+      occupied_(new std::atomic<uint64_t>[kBuckets / 64]()),
+      cmp_(cmp) {}
+
+MemTable::Table* MemTable::ListFor(size_t b) {
+  Table* list = lists_[b].load(std::memory_order_relaxed);
+  if (list != nullptr) return list;
+  static_assert(std::is_trivially_destructible_v<Table>,
+                "lists live in the arena, never destroyed");
+  char* mem = arena_.AllocateAligned(sizeof(Table));
+  // A seed per bucket keeps every list's shape deterministic.
+  pending_list_ = new (mem) Table(EntryComparator{cmp_}, &arena_, Table::kDefaultSeed ^ b);
+  pending_bucket_ = b;
+  return pending_list_;
+}
+
+void MemTable::Publish(size_t b, Table* list) {
+  if (list != pending_list_ || b != pending_bucket_) return;
+  lists_[b].store(list, std::memory_order_release);
+  std::atomic<uint64_t>& word = occupied_[b / 64];
+  word.store(word.load(std::memory_order_relaxed) | (uint64_t{1} << (b % 64)),
+             std::memory_order_release);
+  pending_list_ = nullptr;
+}
+
+size_t MemTable::NextBucket(size_t b) const {
+  if (b >= kBuckets) return kBuckets;
+  size_t w = b / 64;
+  uint64_t bits = occupied_[w].load(std::memory_order_acquire) & (~uint64_t{0} << (b % 64));
+  while (bits == 0) {
+    if (++w == kBuckets / 64) return kBuckets;
+    bits = occupied_[w].load(std::memory_order_acquire);
+  }
+  return w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+}
 
 namespace {
 // Writes an entry of `bytes` bytes (see memtable.h) at p.
@@ -138,12 +175,15 @@ void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view user_key
   if (slot->node == nullptr) {
     // A new user key: a skiplist node whose chain starts with this entry,
     // all written before Insert publishes it.
-    Table::PendingNode node = table_.AllocateNode(2 * kLinkSize + bytes);
+    const size_t bucket = BucketOf(user_key);
+    Table* list = ListFor(bucket);
+    Table::PendingNode node = list->AllocateNode(2 * kLinkSize + bytes);
     char* entry = node.payload + 2 * kLinkSize;
     new (node.payload) Link(entry);
     new (node.payload + kLinkSize) Link(nullptr);
     EncodeEntry(entry, bytes, trailer, user_key, value);
-    table_.Insert(node, entry);
+    list->Insert(node, entry);
+    Publish(bucket, list);
     *slot = IndexSlot{hash, entry};
     index_count_++;
   } else {
@@ -237,7 +277,7 @@ bool MemTable::Get(std::string_view user_key, SequenceNumber seq, std::string_vi
 // chain, which together give InternalKeyComparator order.
 class MemTable::TableIterator final : public Iterator {
  public:
-  explicit TableIterator(const Table* table) : it_(table) {}
+  explicit TableIterator(const MemTable* mem) : mem_(mem) {}
 
   bool Valid() const override { return entry_ != nullptr; }
   void Seek(std::string_view target) override {
@@ -247,7 +287,15 @@ class MemTable::TableIterator final : public Iterator {
     scratch_.resize(kMaxVarintLength + target.size());
     char* p = EncodeVarint(scratch_.data(), target.size());
     if (!target.empty()) memcpy(p, target.data(), target.size());
-    it_.Seek(scratch_.data());
+    bucket_ = MemTable::BucketOf(ExtractUserKey(target));
+    const Table* list = mem_->List(bucket_);
+    if (list == nullptr) {
+      EnterBucket(mem_->NextBucket(bucket_ + 1));
+    } else {
+      it_.emplace(list);
+      it_->Seek(scratch_.data());
+      if (!it_->Valid()) EnterBucket(mem_->NextBucket(bucket_ + 1));
+    }
     entry_ = NodeNewest();
     if (entry_ == nullptr || EntryUserKey(entry_) != ExtractUserKey(target)) return;
     // Same user key: the first version at or after the target's sequence.
@@ -256,19 +304,19 @@ class MemTable::TableIterator final : public Iterator {
       entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
     }
     if (entry_ == nullptr) {
-      it_.Next();
+      NextNode();
       entry_ = NodeNewest();
     }
   }
   void SeekToFirst() override {
-    it_.SeekToFirst();
+    EnterBucket(mem_->NextBucket(0));
     entry_ = NodeNewest();
   }
   void Next() override {
     assert(Valid());
     entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
     if (entry_ == nullptr) {
-      it_.Next();
+      NextNode();
       entry_ = NodeNewest();
     }
   }
@@ -277,16 +325,33 @@ class MemTable::TableIterator final : public Iterator {
 
  private:
   const char* NodeNewest() const {
-    return it_.Valid() ? HeadLink(it_.key())->load(std::memory_order_acquire) : nullptr;
+    return it_ && it_->Valid() ? HeadLink(it_->key())->load(std::memory_order_acquire) : nullptr;
+  }
+  // Positions at the first node of bucket b (a published list is never
+  // empty), or at the end if b == kBuckets.
+  void EnterBucket(size_t b) {
+    bucket_ = b;
+    if (b >= kBuckets) {
+      it_.reset();
+      return;
+    }
+    it_.emplace(mem_->List(b));
+    it_->SeekToFirst();
+  }
+  void NextNode() {
+    it_->Next();
+    if (!it_->Valid()) EnterBucket(mem_->NextBucket(bucket_ + 1));
   }
 
-  Table::Iterator it_;
+  const MemTable* const mem_;
+  size_t bucket_ = 0;
+  std::optional<Table::Iterator> it_;
   const char* entry_ = nullptr;  // the current version; nullptr = !Valid()
   std::string scratch_;
 };
 
 std::unique_ptr<Iterator> MemTable::NewIterator() const {
-  return std::make_unique<TableIterator>(&table_);
+  return std::make_unique<TableIterator>(this);
 }
 
 }  // namespace kv::storage

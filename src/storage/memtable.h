@@ -5,7 +5,14 @@
 //
 // Entries are ordered by internal key (dbformat.h: storage key ascending,
 // then sequence descending), so all versions of a key are adjacent, newest
-// first. The skiplist holds one node per user key, not one per version:
+// first. Keys are spread over 65,536 skiplists by their first two bytes
+// (for storage keys: the hash slot), so inserting a new key searches a list
+// of a few keys (~6 per slot at 100k keys) rather than one of all of them:
+// a search of one big list cost about 25 dependent cache misses and a
+// fifth of the loop thread's time on durable SETs (perf, server bench).
+// Iteration walks the non-empty buckets in order (a bitmap finds the next
+// one), which is internal key order because a key's bucket is a prefix of
+// it. Each skiplist holds one node per user key, not one per version:
 // the versions of a key hang off its node as a chain, newest first. A write
 // to a key already in the memtable (the common case: a hot key space
 // rewritten many times before the memtable fills) is then a hash probe and
@@ -103,6 +110,29 @@ class MemTable {
   using Table = SkipList<const char*, EntryComparator>;
   class TableIterator;
 
+  // Buckets: the first two bytes of a user key, big-endian, zero-padded if
+  // shorter; bytewise order on keys never decreases the bucket.
+  static constexpr size_t kBuckets = 65536;
+  static size_t BucketOf(std::string_view user_key) {
+    size_t b = user_key.empty() ? 0 : static_cast<size_t>(static_cast<uint8_t>(user_key[0])) << 8;
+    if (user_key.size() > 1) b |= static_cast<uint8_t>(user_key[1]);
+    return b;
+  }
+  // The list of bucket `b`, created (in the arena) if needed. Writer only.
+  Table* ListFor(size_t b);
+  // Publishes a new list once it holds its first node, so a visible list
+  // is never empty. Writer only.
+  void Publish(size_t b, Table* list);
+  // The first non-empty bucket >= b, or kBuckets. Any thread.
+  size_t NextBucket(size_t b) const;
+  const Table* List(size_t b) const { return lists_[b].load(std::memory_order_acquire); }
+  // lists_[b] is published before its bit in occupied_ (both release), so
+  // a reader that sees the bit sees the list.
+  std::unique_ptr<std::atomic<Table*>[]> lists_;
+  std::unique_ptr<std::atomic<uint64_t>[]> occupied_;
+  Table* pending_list_ = nullptr;  // created by ListFor, not yet published
+  size_t pending_bucket_ = 0;
+
   // Every user key's skiplist node, so Get is one hash probe instead of a
   // skiplist search (~2,800 instructions at 400k entries, measured with
   // cachegrind), a miss costs no search at all, and Add finds an existing
@@ -124,8 +154,8 @@ class MemTable {
   size_t index_count_ = 0;
   std::atomic<size_t> index_bytes_{0};
 
+  const InternalKeyComparator* const cmp_;
   Arena arena_;
-  Table table_;
   std::atomic<uint64_t> num_entries_{0};
 };
 
