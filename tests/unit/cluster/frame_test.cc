@@ -247,6 +247,28 @@ TEST_CASE("frame layout matches PROTOCOL.md's worked example") {
         util::crc32c::Mask(util::crc32c::Value(wire.data() + 24, 8)));
 }
 
+TEST_CASE("HELLO frame matches PROTOCOL.md's worked example") {
+  Hello h;
+  h.node_id = 1;
+  h.cluster_name = "kv";
+  h.host = "127.0.0.1";
+  h.port = 7001;
+  h.bus_port = 17001;
+  for (size_t i = 0; i < h.nonce.size(); i++) h.nonce[i] = static_cast<uint8_t>(i);
+  std::string wire;
+  AppendMessage(&wire, FrameType::kHello, h);
+  CHECK(Hex(wire) ==
+        "f04b5642010100000000000000000000390000"
+        "00b094c508"
+        "0100000000000000"
+        "026b76"
+        "093132372e302e302e31"
+        "591b"
+        "6942"
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "2e5b8b5f");
+}
+
 TEST_CASE("every truncation of a valid frame asks for more bytes and never yields a frame") {
   util::Random rnd(kv::test::TestSeed(5));
   for (const Sample& s : RandomSamples(&rnd)) {
