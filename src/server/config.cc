@@ -159,6 +159,16 @@ Config::Config() {
       IntDirective("table-cache-size", "1000", false, &Values::table_cache_size, 1, 1000000));
   directives_.push_back(IntDirective("tombstone-gc-seconds", "86400", false,
                                      &Values::tombstone_gc_seconds, 0, INT64_MAX));
+  directives_.push_back(IntDirective("cluster-port", "0", false, &Values::cluster_port, 0, 65535));
+  directives_.push_back(StringDirective("cluster-secret", "\"\"", false, &Values::cluster_secret));
+  directives_.push_back(StringDirective("cluster-name", "kv", false, &Values::cluster_name));
+  directives_.push_back(StringDirective("cluster-zone", "\"\"", false, &Values::cluster_zone));
+  directives_.push_back(
+      IntDirective("cluster-weight", "1", false, &Values::cluster_weight, 1, 65535));
+  directives_.push_back(
+      IntDirective("cluster-partitions", "256", false, &Values::cluster_partitions, 1, 16384));
+  directives_.push_back(
+      StringDirective("cluster-announce-ip", "\"\"", false, &Values::cluster_announce_ip));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,
                                      &Values::proto_max_bulk_len, 1024 * 1024, INT64_MAX));
   directives_.push_back(MemDirective("max-value-bytes", "1mb", true, &Values::max_value_bytes, 1,

@@ -52,6 +52,13 @@ struct ConfigValues {
   int64_t client_output_backpressure_bytes = 1024 * 1024;
   OutputBufferLimit client_output_buffer_limit;
   int64_t active_expire_effort = 1;
+  int64_t cluster_port = 0;  // 0: port + 10000
+  std::string cluster_secret;
+  std::string cluster_name = "kv";
+  std::string cluster_zone;
+  int64_t cluster_weight = 1;
+  int64_t cluster_partitions = 256;
+  std::string cluster_announce_ip;
 };
 
 class Config {

@@ -197,6 +197,15 @@ util::Status Server::Start() {
   uint64_t node_id = 0;
   util::Status os = OpenStorage(&node_id);
   if (!os.ok()) return os;
+  cluster::NodeOptions co;
+  co.dir = v.dir;
+  co.node_id = node_id;
+  co.zone = v.cluster_zone;
+  co.weight = static_cast<uint32_t>(v.cluster_weight);
+  co.partitions = static_cast<uint32_t>(v.cluster_partitions);
+  co.log = [](const std::string& msg) { KV_LOG_NOTICE("cluster: %s", msg.c_str()); };
+  os = cluster::ClusterNode::Open(std::move(co), &cluster_);
+  if (!os.ok()) return util::Status::IOError("can't open cluster state: " + os.ToString());
 
   listener_ = std::make_unique<net::Listener>(&loop_, [this](net::Connection* c) { OnAccept(c); });
   util::Status s =
@@ -223,6 +232,24 @@ util::Status Server::Start() {
   KV_LOG_NOTICE("Ready to accept connections tcp on %s port %lld", binds.c_str(),
                 static_cast<long long>(v.port));
   return util::Status::OK();
+}
+
+std::string Server::AnnounceIp(Client& c) {
+  const ConfigValues& v = config_.values();
+  if (!v.cluster_announce_ip.empty()) return v.cluster_announce_ip;
+  if (v.bind.size() == 1) {
+    std::string b = v.bind[0];
+    if (!b.empty() && b[0] == '-') b.erase(0, 1);
+    if (b != "*" && b != "::" && b != "0.0.0.0" && b != "::*") return b;
+  }
+  std::string local = c.conn()->LocalAddress();
+  size_t colon = local.rfind(':');
+  return colon == std::string::npos ? local : local.substr(0, colon);
+}
+
+int Server::bus_port() const {
+  const ConfigValues& v = config_.values();
+  return v.cluster_port != 0 ? static_cast<int>(v.cluster_port) : static_cast<int>(v.port) + 10000;
 }
 
 int Server::Run() {

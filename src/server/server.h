@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster_node.h"
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/loop.h"
@@ -57,6 +58,11 @@ class Server : public net::Connection::Handler {
   // The LSM engine, or nullptr with `storage memory`.
   storage::LsmEngine* lsm() { return lsm_; }
   Persistence* persistence() { return persistence_.get(); }
+  cluster::ClusterNode& cluster() { return *cluster_; }
+  // The address this node announces (cluster-announce-ip, else a single
+  // specific bind address, else the local address `c` connected to).
+  std::string AnnounceIp(Client& c);
+  int bus_port() const;
   Config& config() { return config_; }
   const CommandTable& commands() const { return commands_; }
   const std::map<uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
@@ -101,6 +107,7 @@ class Server : public net::Connection::Handler {
   std::unique_ptr<Keyspace> keyspace_;
   storage::LsmEngine* lsm_ = nullptr;
   std::unique_ptr<Persistence> persistence_;
+  std::unique_ptr<cluster::ClusterNode> cluster_;
   // Clients paused because the LSM stalled writes (by id: they may close).
   std::vector<uint64_t> stalled_clients_;
   std::unique_ptr<net::Listener> listener_;

@@ -59,6 +59,9 @@ KV_COMMAND(ReadOnly);
 KV_COMMAND(ReadWrite);
 KV_COMMAND(ClientCmd);
 
+// cluster.cc
+KV_COMMAND(ClusterCmd);
+
 // server.cc
 KV_COMMAND(Info);
 KV_COMMAND(Time);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cluster/cluster_node.h"
 #include "server/commands/commands.h"
 #include "server/commands/common.h"
 #include "storage/lsm_engine.h"
@@ -269,9 +270,21 @@ void CpuSection(InfoBuilder& b) {
            6);
 }
 
-void ClusterSection(InfoBuilder& b) {
+// Every kv node is a cluster member (a cluster of one when alone), so
+// cluster-aware clients that check cluster_enabled use CLUSTER SLOTS.
+void ClusterSection(Server& server, InfoBuilder& b) {
+  const cluster::ClusterNode& node = server.cluster();
   b.Section("Cluster");
-  b.Field("cluster_enabled", "0");
+  b.Field("cluster_enabled", "1");
+  b.Field("cluster_node_id", cluster::NodeIdText(node.id()));
+  b.Field("cluster_name", server.config().values().cluster_name);
+  b.Field("cluster_zone", server.config().values().cluster_zone);
+  b.Field("cluster_bus_port", static_cast<int64_t>(server.bus_port()));
+  b.Field("cluster_known_nodes", static_cast<uint64_t>(node.ring().members().size()));
+  b.Field("cluster_partitions", static_cast<uint64_t>(node.ring().partitions()));
+  b.Field("cluster_partitions_owned",
+          static_cast<uint64_t>(node.ring().PartitionsOf(node.id()).size()));
+  b.Field("cluster_ring_epoch", node.ring().epoch());
 }
 
 void KeyspaceSection(Server& server, InfoBuilder& b) {
@@ -311,7 +324,7 @@ void Info(Server& server, Client& client, const Argv& argv) {
   if (want("stats")) StatsSection(server, b);
   if (want("replication")) ReplicationSection(b);
   if (want("cpu")) CpuSection(b);
-  if (want("cluster")) ClusterSection(b);
+  if (want("cluster")) ClusterSection(server, b);
   if (want("keyspace")) KeyspaceSection(server, b);
   client.reply().Verbatim(b.text());
 }

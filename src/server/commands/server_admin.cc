@@ -24,7 +24,7 @@ const std::pair<const char*, const char*> kCompatConfig[] = {
     {"databases", "1"},
     {"maxmemory", "0"},
     {"maxmemory-policy", "noeviction"},
-    {"cluster-enabled", "no"},
+    {"cluster-enabled", "yes"},
 };
 
 std::vector<std::string> AclCategories(const Command& cmd) {

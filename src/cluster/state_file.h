@@ -1,0 +1,39 @@
+// StateFile: this node's cluster view on disk, Redis's nodes.conf role: the
+// ring (ring/FORMAT.md) and the membership table (opaque bytes the
+// membership module encodes), in one file `cluster.state` in the data dir,
+// replaced atomically (write a temp file, fsync, rename, fsync the dir) so
+// a crash leaves the old state or the new one, never a mix. Layout in
+// cluster/PROTOCOL.md, "State file".
+//
+// Thread safety: functions over files; call from one thread at a time per
+// directory (the loop thread).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ring/ring.h"
+#include "util/status.h"
+
+namespace kv::cluster {
+
+constexpr const char* kStateFileName = "cluster.state";
+
+struct ClusterStateData {
+  ring::Ring ring;
+  std::string members;  // the membership module's encoding; may be empty
+};
+
+// Writes `state` to dir/cluster.state, durably.
+[[nodiscard]] util::Status SaveState(const std::string& dir, const ClusterStateData& state);
+
+// Reads dir/cluster.state. NotFound if there is none (a new node);
+// Corruption naming the file and what is wrong if it is damaged (the server
+// refuses to start rather than forget which partitions it owns).
+[[nodiscard]] util::Status LoadState(const std::string& dir, ClusterStateData* state);
+
+// The encoding SaveState writes, and its inverse (exposed for tests).
+void EncodeState(const ClusterStateData& state, std::string* dst);
+[[nodiscard]] util::Status DecodeState(std::string_view bytes, ClusterStateData* state);
+
+}  // namespace kv::cluster
