@@ -1,0 +1,56 @@
+// Fanout: how a keyed command spreads over the nodes that own its keys, and
+// how their replies become the one reply the client expects. Clients never
+// see MOVED or CROSSSLOT (unlike Redis Cluster): a node splits MGET, MSET,
+// DEL, UNLINK and EXISTS by owner, sends each part to its owner, and
+// reassembles the replies in the order of the client's keys.
+//
+// Pure: no I/O. The server supplies the owner of each key.
+//
+// Thread safety: functions over values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/command_table.h"
+
+namespace kv::server {
+
+enum class Merge {
+  kSingle,        // one part: its reply is the reply
+  kArrayInOrder,  // MGET: each part's array elements go back to their keys' places
+  kSumIntegers,   // DEL, UNLINK, EXISTS: the sum of the parts' integers
+  kAllOk,         // MSET: +OK once every part said +OK
+};
+
+struct FanoutPart {
+  uint64_t owner = 0;
+  std::vector<std::string> argv;      // the command for this owner
+  std::vector<size_t> key_positions;  // which of the client's keys it carries
+};
+
+struct FanoutPlan {
+  Merge merge = Merge::kSingle;
+  size_t keys = 0;                // keys in the client's command
+  std::vector<FanoutPart> parts;  // one per owner, in order of first appearance
+};
+
+// Splits `argv` of `cmd` (arity already checked, cmd->first_key > 0) by the
+// owner of each key. A command with all its keys on one owner is one part,
+// whatever the command. False with *error set (a Redis-style error reply
+// text) if the keys span owners and the command cannot be split without
+// losing its meaning (MSETNX: all or nothing).
+bool PlanFanout(const Command& cmd, const Argv& argv,
+                const std::function<uint64_t(std::string_view key)>& owner_of, FanoutPlan* plan,
+                std::string* error);
+
+// The client's reply from the parts' replies (RESP bytes, one per part in
+// plan order), or the first part's error if any part failed. False with
+// *out = an error reply if a part's reply is not the shape the merge needs.
+bool MergeReplies(const FanoutPlan& plan, const std::vector<std::string>& replies,
+                  std::string* out);
+
+}  // namespace kv::server
