@@ -382,8 +382,8 @@ GossipOutcome Membership::OnGossip(uint64_t from_id, const Gossip& gossip, int64
   for (const MemberDigest& d : gossip.members) {
     if (!DigestAcceptable(d)) continue;
     if (d.node_id == self_.node_id) {
-      if (d.heartbeat >= self_.heartbeat) {
-        KV_LOG_WARNING("%s: %s gossiped our heartbeat %" PRIu64 " >= ours %" PRIu64
+      if (d.heartbeat > self_.heartbeat) {
+        KV_LOG_WARNING("%s: %s gossiped our heartbeat %" PRIu64 " > ours %" PRIu64
                        " (wall clock stepped back since an earlier run?); moving past it",
                        Describe(self_).c_str(), IdHex(from_id).c_str(), d.heartbeat,
                        self_.heartbeat);

@@ -203,7 +203,7 @@ class Membership {
   // kDown); kDown at a heartbeat equal to ours is a suspicion report from
   // from_id; older heartbeats are ignored; a left member is never changed;
   // banned ids and digests with id 0 or oversized fields are skipped. A
-  // digest about ourselves with a heartbeat >= ours (only possible after
+  // digest about ourselves with a heartbeat > ours (only possible after
   // a wall clock step back) moves our heartbeat past it. A ring blob that
   // fails to decode is logged and ignored.
   GossipOutcome OnGossip(uint64_t from_id, const Gossip& gossip, int64_t now_ms);
