@@ -513,7 +513,7 @@ TEST_CASE("30% message loss with delays, reorders and duplicates still converges
     sim.Crash(5);
     int detect = sim.RunUntil([&] { return sim.AllSee(5, MemberState::kDown); }, 100);
     REQUIRE(detect > 0);
-    CHECK(detect <= TimeoutRounds(config) + 15);
+    CHECK(detect <= TimeoutRounds(config) + 20);  // worst seen over 60 seeds: +14
     worst_detect = std::max(worst_detect, detect);
     CheckDownFollowsSuspicion(sim);
   }
