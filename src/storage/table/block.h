@@ -24,6 +24,10 @@ class Block {
  public:
   // A block over `contents`, which it takes over.
   static std::unique_ptr<Block> Own(std::string contents);
+  // A block over the `size` bytes of `data`, which it takes over. Lets a
+  // reader fill a buffer it never had to zero (std::string can only grow
+  // with a fill).
+  static std::unique_ptr<Block> Own(std::unique_ptr<char[]> data, size_t size);
   // A block over `contents`, which must outlive it.
   static std::unique_ptr<Block> Borrow(std::string_view contents);
 
@@ -46,9 +50,11 @@ class Block {
 
  private:
   friend class BlockIterator;
-  Block(std::string owned, std::string_view borrowed, bool owns);
+  Block() = default;
+  void ParseTrailer();  // sets the restart fields or status_ from data_
 
   std::string owned_;
+  std::unique_ptr<char[]> owned_buffer_;
   std::string_view data_;
   uint32_t restarts_offset_ = 0;  // where the restart array starts = end of entries
   uint32_t num_restarts_ = 0;

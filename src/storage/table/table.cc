@@ -144,10 +144,11 @@ class SSTableIterator final : public Iterator {
 Table::~Table() = default;
 
 util::Status Table::ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const {
-  std::string contents;
-  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents);
+  std::unique_ptr<char[]> contents;
+  size_t size = 0;
+  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents, &size);
   if (!s.ok()) return WithMessage(s, TableBlockError(file_number_, handle.offset, s.message()));
-  auto block = Block::Own(std::move(contents));
+  auto block = Block::Own(std::move(contents), size);
   if (!block->status().ok()) {
     return util::Status::Corruption(
         TableBlockError(file_number_, handle.offset, block->status().message()));
