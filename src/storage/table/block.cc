@@ -51,7 +51,7 @@ void Block::ParseTrailer() {
 }
 
 std::unique_ptr<Block> Block::Own(std::string contents) {
-  std::unique_ptr<Block> b(new Block());
+  std::unique_ptr<Block> b(new Block(Passkey()));
   b->owned_ = std::move(contents);
   b->data_ = b->owned_;
   b->ParseTrailer();
@@ -59,7 +59,15 @@ std::unique_ptr<Block> Block::Own(std::string contents) {
 }
 
 std::unique_ptr<Block> Block::Own(std::unique_ptr<char[]> data, size_t size) {
-  std::unique_ptr<Block> b(new Block());
+  std::unique_ptr<Block> b(new Block(Passkey()));
+  b->owned_buffer_ = std::move(data);
+  b->data_ = std::string_view(b->owned_buffer_.get(), size);
+  b->ParseTrailer();
+  return b;
+}
+
+std::shared_ptr<const Block> Block::OwnShared(std::unique_ptr<char[]> data, size_t size) {
+  auto b = std::make_shared<Block>(Passkey());
   b->owned_buffer_ = std::move(data);
   b->data_ = std::string_view(b->owned_buffer_.get(), size);
   b->ParseTrailer();
@@ -67,7 +75,7 @@ std::unique_ptr<Block> Block::Own(std::unique_ptr<char[]> data, size_t size) {
 }
 
 std::unique_ptr<Block> Block::Borrow(std::string_view contents) {
-  std::unique_ptr<Block> b(new Block());
+  std::unique_ptr<Block> b(new Block(Passkey()));
   b->data_ = contents;
   b->ParseTrailer();
   return b;

@@ -28,9 +28,20 @@ class Block {
   // reader fill a buffer it never had to zero (std::string can only grow
   // with a fill).
   static std::unique_ptr<Block> Own(std::unique_ptr<char[]> data, size_t size);
+  // The same as a shared block, made with std::make_shared: the block and
+  // its reference count share one allocation, so a cache miss allocates
+  // once less and a cache hit touches one cache line less.
+  static std::shared_ptr<const Block> OwnShared(std::unique_ptr<char[]> data, size_t size);
   // A block over `contents`, which must outlive it.
   static std::unique_ptr<Block> Borrow(std::string_view contents);
 
+  // Only Block's factories can make a Passkey, so only they construct,
+  // while std::make_shared still reaches the constructor.
+  class Passkey {
+    friend class Block;
+    Passkey() = default;
+  };
+  explicit Block(Passkey) {}
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
 
@@ -50,7 +61,6 @@ class Block {
 
  private:
   friend class BlockIterator;
-  Block() = default;
   void ParseTrailer();  // sets the restart fields or status_ from data_
 
   std::string owned_;

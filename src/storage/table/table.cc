@@ -143,12 +143,12 @@ class SSTableIterator final : public Iterator {
 
 Table::~Table() = default;
 
-util::Status Table::ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const {
+util::Status Table::ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const {
   std::unique_ptr<char[]> contents;
   size_t size = 0;
   util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents, &size);
   if (!s.ok()) return WithMessage(s, TableBlockError(file_number_, handle.offset, s.message()));
-  auto block = Block::Own(std::move(contents), size);
+  auto block = Block::OwnShared(std::move(contents), size);
   if (!block->status().ok()) {
     return util::Status::Corruption(
         TableBlockError(file_number_, handle.offset, block->status().message()));
@@ -175,12 +175,11 @@ util::Status Table::ReadDataBlock(const BlockHandle& handle,
       return util::Status::OK();
     }
   }
-  std::unique_ptr<Block> block;
+  std::shared_ptr<const Block> block;
   util::Status s = ReadBlock(handle, &block);
   if (!s.ok()) return s;
-  std::shared_ptr<const Block> shared(std::move(block));
-  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, shared);
-  *out = std::move(shared);
+  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, block);
+  *out = std::move(block);
   return util::Status::OK();
 }
 
@@ -314,7 +313,7 @@ util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAcce
   s = t->ReadBlock(footer.index, &t->index_block_);
   if (!s.ok()) return s;
 
-  std::unique_ptr<Block> meta;
+  std::shared_ptr<const Block> meta;
   s = t->ReadBlock(footer.metaindex, &meta);
   if (!s.ok()) return s;
   bool have_comparator = false, have_props = false;

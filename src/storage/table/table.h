@@ -88,7 +88,7 @@ class Table {
   // if none): the block that holds the first entry >= target.
   size_t FindIndexEntry(std::string_view internal_target) const;
   // Reads and parses a block outside the cache (index, metaindex, data).
-  util::Status ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const;
+  util::Status ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const;
 
   TableOptions options_;
   std::unique_ptr<RandomAccessFile> file_;
@@ -96,7 +96,7 @@ class Table {
   uint64_t file_number_ = 0;
   uint64_t blocks_end_ = 0;  // where the footer starts; blocks must end before it
   BlockCache* cache_ = nullptr;
-  std::unique_ptr<Block> index_block_;
+  std::shared_ptr<const Block> index_block_;
   // The index block decoded once, for point lookups. Searching the block
   // itself costs a binary search over ~2,000 restart points per 8 MiB table,
   // each step two cache misses (restart slot, then key) and a varint decode;
