@@ -1,9 +1,10 @@
 // Table: an open, immutable SSTable (FORMAT.md "SSTable"). Open reads and
 // verifies the footer, index, metaindex and Bloom filter and keeps them in
-// memory; data blocks are read on demand, through the BlockCache when there
-// is one. Every block is checked (bounds, CRC32C, decompression, structure)
-// before use; a bad one is a Corruption naming the file and block offset,
-// never a crash or a wrong answer.
+// memory, the index also decoded entry by entry (so a malformed index entry
+// fails Open rather than a later read); data blocks are read on demand,
+// through the BlockCache when there is one. Every block is checked (bounds,
+// CRC32C, decompression, structure) before use; a bad one is a Corruption
+// naming the file and block offset, never a crash or a wrong answer.
 //
 // Thread safety: after Open a Table is immutable, so Get and NewIterator may
 // be called from any number of threads at once (reads use pread through the
@@ -69,7 +70,7 @@ class Table {
   uint64_t NumEntries() const { return props_.num_entries; }
   const TableProperties& properties() const { return props_; }
   bool has_filter() const { return has_filter_; }
-  // Bytes this table keeps in memory (index block and filter).
+  // Bytes this table keeps in memory (index block, its decoded copy, filter).
   size_t MemoryUsage() const;
 
  private:
