@@ -1,30 +1,18 @@
 // Env::Default(): the POSIX file system. Plain file descriptors opened with
 // O_CLOEXEC (the server may spawn processes; they must not inherit data
-// files or the LOCK), a read-only mapping for random access (pread where no
-// mapping can be made), and a 64 KiB user-space buffer in WritableFile so the
-// many small appends of a table build become few write(2) calls.
-//
-// Why map: random access is for tables, and a block-cache miss on a table
-// then costs a pointer into the page cache instead of a pread system call
-// and a copy (about 14% of a point read's CPU when half the reads miss the
-// cache; LevelDB maps its tables for the same reason). The price: pages of a
-// file that someone else truncates while it is mapped raise SIGBUS when read,
-// where pread would have returned a short read (Corruption). kv never
-// truncates a file it reads this way (tables are immutable and only ever
-// unlinked, which a mapping survives), so only outside damage to a live
-// table can do that.
+// files or the LOCK), pread for random access so concurrent readers share
+// one descriptor, and a 64 KiB user-space buffer in WritableFile so the many
+// small appends of a table build become few write(2) calls.
 //
 // Thread safety: as env.h says. The Env itself keeps no state.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -180,37 +168,6 @@ class PosixWritableFile final : public WritableFile {
   size_t used_ = 0;
 };
 
-// A table file mapped whole, read-only. Reads point into the mapping and
-// never fail; past the end they are short, like pread's.
-class PosixMmapRandomAccessFile final : public RandomAccessFile {
- public:
-  PosixMmapRandomAccessFile(const char* base, size_t size) : base_(base), size_(size) {}
-  ~PosixMmapRandomAccessFile() override;
-
-  Status Read(uint64_t offset, size_t n, std::string_view* result, char*) const override {
-    if (offset >= size_) {
-      *result = {};
-      return Status::OK();
-    }
-    *result = std::string_view(base_ + offset, std::min<uint64_t>(n, size_ - offset));
-    return Status::OK();
-  }
-
- private:
-  const char* const base_;
-  const size_t size_;
-};
-
-// Mappings cost address space and a kernel VMA each; past this many open at
-// once (LevelDB's bound on 64-bit) further files are read with pread.
-constexpr int kMaxMappedFiles = sizeof(void*) >= 8 ? 1000 : 0;
-std::atomic<int> mapped_files{0};
-
-PosixMmapRandomAccessFile::~PosixMmapRandomAccessFile() {
-  ::munmap(const_cast<char*>(base_), size_);
-  mapped_files.fetch_sub(1, std::memory_order_relaxed);
-}
-
 int OpenRetry(const char* path, int flags, mode_t mode = 0644) {
   while (true) {
     int fd = ::open(path, flags | O_CLOEXEC, mode);
@@ -231,19 +188,6 @@ class PosixEnv final : public Env {
                              std::unique_ptr<RandomAccessFile>* out) override {
     int fd = OpenRetry(path.c_str(), O_RDONLY);
     if (fd < 0) return OpenError(path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-      if (mapped_files.fetch_add(1, std::memory_order_relaxed) < kMaxMappedFiles) {
-        const auto size = static_cast<size_t>(st.st_size);
-        void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-        if (base != MAP_FAILED) {
-          ::close(fd);  // the mapping keeps the file
-          *out = std::make_unique<PosixMmapRandomAccessFile>(static_cast<const char*>(base), size);
-          return Status::OK();
-        }
-      }
-      mapped_files.fetch_sub(1, std::memory_order_relaxed);
-    }
     *out = std::make_unique<PosixRandomAccessFile>(path, fd);
     return Status::OK();
   }
