@@ -125,7 +125,8 @@ TEST_CASE("posix env writes, syncs and reads back through every file kind") {
   CHECK(ReadAll(env, path) == "n");
 }
 
-TEST_CASE("posix env random access reads are short at the end, for mapped and empty files") {
+TEST_CASE(
+    "posix env random access reads are short at the end, survive unlink, and work on empty files") {
   ScratchDir dir;
   Env* env = Env::Default();
   const std::string path = dir.File("t");
