@@ -1312,7 +1312,9 @@ std::unique_ptr<Iterator> LsmEngine::NewIterator() {
     v = d.current;
   }
   std::vector<std::unique_ptr<Iterator>> children;
-  children.push_back(d.mem->NewIterator());
+  // An empty memtable holds nothing this iterator may see (later writes get
+  // sequences above its snapshot) but would put a merge step on every entry.
+  if (d.mem->NumEntries() > 0) children.push_back(d.mem->NewIterator());
   if (imm) children.push_back(imm->NewIterator());
   for (const auto& f : v->levels[0]) {
     children.push_back(d.tables->NewIterator(f->number, f->file_size));

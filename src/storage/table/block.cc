@@ -33,8 +33,7 @@ inline bool DecodeVarint32(const char** p, const char* limit, uint32_t* v) {
 
 }  // namespace
 
-Block::Block(std::string owned, std::string_view borrowed, bool owns) : owned_(std::move(owned)) {
-  data_ = owns ? std::string_view(owned_) : borrowed;
+void Block::ParseTrailer() {
   if (data_.size() < sizeof(uint32_t) || data_.size() > UINT32_MAX) {
     status_ = util::Status::Corruption("block too short for its trailer");
     return;
@@ -52,11 +51,34 @@ Block::Block(std::string owned, std::string_view borrowed, bool owns) : owned_(s
 }
 
 std::unique_ptr<Block> Block::Own(std::string contents) {
-  return std::unique_ptr<Block>(new Block(std::move(contents), {}, true));
+  std::unique_ptr<Block> b(new Block(Passkey()));
+  b->owned_ = std::move(contents);
+  b->data_ = b->owned_;
+  b->ParseTrailer();
+  return b;
+}
+
+std::unique_ptr<Block> Block::Own(std::unique_ptr<char[]> data, size_t size) {
+  std::unique_ptr<Block> b(new Block(Passkey()));
+  b->owned_buffer_ = std::move(data);
+  b->data_ = std::string_view(b->owned_buffer_.get(), size);
+  b->ParseTrailer();
+  return b;
+}
+
+std::shared_ptr<const Block> Block::OwnShared(std::unique_ptr<char[]> data, size_t size) {
+  auto b = std::make_shared<Block>(Passkey());
+  b->owned_buffer_ = std::move(data);
+  b->data_ = std::string_view(b->owned_buffer_.get(), size);
+  b->ParseTrailer();
+  return b;
 }
 
 std::unique_ptr<Block> Block::Borrow(std::string_view contents) {
-  return std::unique_ptr<Block>(new Block({}, contents, false));
+  std::unique_ptr<Block> b(new Block(Passkey()));
+  b->data_ = contents;
+  b->ParseTrailer();
+  return b;
 }
 
 std::unique_ptr<Iterator> Block::NewIterator(const Comparator* cmp, size_t min_key_size) const {

@@ -8,15 +8,63 @@ namespace kv::storage {
 
 namespace {
 // Approximate memory of one entry besides the block's bytes: the Block
-// object, the list node, the hash map node and the shared_ptr control block.
+// object, the handle, its bucket slot and the shared_ptr control block.
 constexpr size_t kEntryOverhead = sizeof(Block) + 96;
+constexpr size_t kInitialBuckets = 64;
 }  // namespace
 
-size_t BlockCache::KeyHash::operator()(const Key& k) const {
-  return static_cast<size_t>(util::Mix64(k.file_number * 0x9e3779b97f4a7c15ULL ^ k.offset));
+uint64_t BlockCache::Hash(const Key& k) {
+  return util::Mix64(k.file_number * 0x9e3779b97f4a7c15ULL ^ k.offset);
 }
 
 size_t BlockCache::Charge(const Block& block) { return block.size() + kEntryOverhead; }
+
+BlockCache::Shard::Shard() : buckets(kInitialBuckets, nullptr) { lru.prev = lru.next = &lru; }
+
+BlockCache::Shard::~Shard() {
+  for (Handle* h = lru.next; h != &lru;) {
+    Handle* next = h->next;
+    delete h;
+    h = next;
+  }
+}
+
+BlockCache::Handle** BlockCache::Shard::FindSlot(const Key& key, uint64_t hash) {
+  Handle** slot = &buckets[hash & (buckets.size() - 1)];
+  while (*slot != nullptr && ((*slot)->hash != hash || !((*slot)->key == key))) {
+    slot = &(*slot)->next_hash;
+  }
+  return slot;
+}
+
+void BlockCache::Shard::Remove(Handle* h) {
+  Handle** slot = FindSlot(h->key, h->hash);
+  *slot = h->next_hash;
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
+  usage -= h->charge;
+  count--;
+  delete h;  // the block lives on while readers hold it
+}
+
+void BlockCache::Shard::Grow() {
+  std::vector<Handle*> grown(buckets.size() * 2, nullptr);
+  const size_t mask = grown.size() - 1;
+  for (Handle* head : buckets) {
+    while (head != nullptr) {
+      Handle* next = head->next_hash;
+      Handle** slot = &grown[head->hash & mask];
+      head->next_hash = *slot;
+      *slot = head;
+      head = next;
+    }
+  }
+  buckets.swap(grown);
+}
+
+void BlockCache::Shard::EvictTo(size_t limit) {
+  while (usage > limit && lru.prev != &lru) Remove(lru.prev);
+}
 
 BlockCache::BlockCache(size_t capacity_bytes, int shard_bits)
     : shard_bits_(shard_bits), capacity_(capacity_bytes) {
@@ -30,31 +78,27 @@ BlockCache::BlockCache(size_t capacity_bytes, int shard_bits)
 
 BlockCache::~BlockCache() = default;
 
-BlockCache::Shard& BlockCache::ShardFor(const Key& key) {
-  // High bits pick the shard; the map inside uses the whole hash.
-  const uint64_t h = KeyHash()(key);
-  return *shards_[shard_bits_ == 0 ? 0 : static_cast<size_t>(h >> (64 - shard_bits_))];
-}
-
-void BlockCache::Shard::EvictTo(size_t limit) {
-  while (usage > limit && !lru.empty()) {
-    Entry& victim = lru.back();
-    usage -= victim.charge;
-    index.erase(victim.key);
-    lru.pop_back();  // the block lives on while readers hold it
-  }
+BlockCache::Shard& BlockCache::ShardFor(uint64_t hash) {
+  // High bits pick the shard, low bits the bucket inside it.
+  return *shards_[shard_bits_ == 0 ? 0 : static_cast<size_t>(hash >> (64 - shard_bits_))];
 }
 
 std::shared_ptr<const Block> BlockCache::Lookup(uint64_t file_number, uint64_t offset) {
   const Key key{file_number, offset};
-  Shard& shard = ShardFor(key);
+  const uint64_t hash = Hash(key);
+  Shard& shard = ShardFor(hash);
   std::shared_ptr<const Block> result;
   {
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.index.find(key);
-    if (it != shard.index.end()) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
-      result = it->second->block;
+    Handle* h = *shard.FindSlot(key, hash);
+    if (h != nullptr) {
+      h->prev->next = h->next;
+      h->next->prev = h->prev;
+      h->next = shard.lru.next;
+      h->prev = &shard.lru;
+      h->next->prev = h;
+      shard.lru.next = h;
+      result = h->block;
     }
   }
   (result ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
@@ -63,32 +107,37 @@ std::shared_ptr<const Block> BlockCache::Lookup(uint64_t file_number, uint64_t o
 
 void BlockCache::Insert(uint64_t file_number, uint64_t offset, std::shared_ptr<const Block> block) {
   const Key key{file_number, offset};
+  const uint64_t hash = Hash(key);
   const size_t charge = Charge(*block);
-  Shard& shard = ShardFor(key);
+  Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mu);
   if (charge > shard.capacity) return;
-  auto it = shard.index.find(key);
-  if (it != shard.index.end()) {
-    shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
-    return;
+  Handle* h = *shard.FindSlot(key, hash);
+  if (h != nullptr) {
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+  } else {
+    shard.EvictTo(shard.capacity - charge);
+    h = new Handle{key, hash, std::move(block), charge, nullptr, nullptr, nullptr};
+    // Found again after eviction, which may have unlinked a chain neighbour.
+    Handle** slot = shard.FindSlot(key, hash);
+    *slot = h;
+    shard.usage += charge;
+    if (++shard.count > shard.buckets.size()) shard.Grow();
   }
-  shard.EvictTo(shard.capacity - charge);
-  shard.lru.push_front(Entry{key, std::move(block), charge});
-  shard.index.emplace(key, shard.lru.begin());
-  shard.usage += charge;
+  h->next = shard.lru.next;
+  h->prev = &shard.lru;
+  h->next->prev = h;
+  shard.lru.next = h;
 }
 
 void BlockCache::EraseFile(uint64_t file_number) {
   for (auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
-    for (auto it = shard->lru.begin(); it != shard->lru.end();) {
-      if (it->key.file_number == file_number) {
-        shard->usage -= it->charge;
-        shard->index.erase(it->key);
-        it = shard->lru.erase(it);
-      } else {
-        ++it;
-      }
+    for (Handle* h = shard->lru.next; h != &shard->lru;) {
+      Handle* next = h->next;
+      if (h->key.file_number == file_number) shard->Remove(h);
+      h = next;
     }
   }
 }
@@ -116,7 +165,7 @@ size_t BlockCache::entries() const {
   size_t total = 0;
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);
-    total += shard->lru.size();
+    total += shard->count;
   }
   return total;
 }

@@ -13,10 +13,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "storage/table/block.h"
@@ -60,24 +58,37 @@ class BlockCache {
     uint64_t offset;
     bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const;
-  };
-  struct Entry {
+  // One cached block, linked into its shard's hash chain and LRU list at
+  // once (LevelDB's LRUHandle): a hit costs one chain walk and no
+  // allocation, an eviction unlinks in place instead of hashing the key
+  // again, and an insert allocates one node instead of a list node plus a
+  // map node.
+  struct Handle {
     Key key;
+    uint64_t hash;
     std::shared_ptr<const Block> block;
     size_t charge;
+    Handle* next_hash;
+    Handle* prev;  // LRU list, circular through Shard::lru
+    Handle* next;
   };
   struct Shard {
+    Shard();
+    ~Shard();
     std::mutex mu;
     size_t capacity = 0;
     size_t usage = 0;
-    std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
-    void EvictTo(size_t limit);  // REQUIRES: mu held
+    size_t count = 0;
+    Handle lru;                    // dummy head: lru.next is the most recently used
+    std::vector<Handle*> buckets;  // power-of-two size, chained through next_hash
+    // REQUIRES for the rest: mu held.
+    Handle** FindSlot(const Key& key, uint64_t hash);
+    void Remove(Handle* h);  // unlinks from both lists and frees h
+    void Grow();
+    void EvictTo(size_t limit);
   };
-
-  Shard& ShardFor(const Key& key);
+  static uint64_t Hash(const Key& key);
+  Shard& ShardFor(uint64_t hash);
 
   const int shard_bits_;
   std::vector<std::unique_ptr<Shard>> shards_;

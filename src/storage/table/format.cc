@@ -102,32 +102,31 @@ void AppendBlockWithTrailer(std::string_view contents, bool compress, std::strin
 }
 
 util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
-                               const BlockHandle& handle, std::string* out) {
+                               const BlockHandle& handle, std::unique_ptr<char[]>* out,
+                               size_t* out_size) {
   if (handle.size > file_size || file_size - handle.size < kBlockTrailerSize ||
       handle.offset > file_size - handle.size - kBlockTrailerSize) {
     return util::Status::Corruption("block extends past end of file (size " +
                                     std::to_string(handle.size) + ")");
   }
   const size_t n = static_cast<size_t>(handle.size);
-  std::string buf;
-  buf.resize(n + kBlockTrailerSize);
+  std::unique_ptr<char[]> buf(new char[n + kBlockTrailerSize]);
   std::string_view got;
-  util::Status s = file->Read(handle.offset, buf.size(), &got, buf.data());
+  util::Status s = file->Read(handle.offset, n + kBlockTrailerSize, &got, buf.get());
   if (!s.ok()) return s;
-  if (got.size() != buf.size()) return util::Status::Corruption("truncated block read");
-  if (got.data() != buf.data()) {  // an Env that serves reads from its own memory
-    memcpy(buf.data(), got.data(), got.size());
-  }
-  // Checksum first: nothing below looks at bytes it does not cover.
-  const char* data = buf.data();
+  if (got.size() != n + kBlockTrailerSize) return util::Status::Corruption("truncated block read");
+  // Checksum first: nothing below looks at bytes it does not cover. `got`
+  // may point into the Env's own memory rather than buf.
+  const char* data = got.data();
   uint32_t stored = util::crc32c::Unmask(sst::DecodeFixed32(data + n + 1));
   if (util::crc32c::Value(data, n + 1) != stored) {
     return util::Status::Corruption("checksum mismatch");
   }
   switch (static_cast<BlockCompression>(data[n])) {
     case BlockCompression::kRaw:
-      buf.resize(n);
+      if (data != buf.get()) memcpy(buf.get(), data, n);
       *out = std::move(buf);
+      *out_size = n;
       return util::Status::OK();
     case BlockCompression::kSnappy: {
       size_t ulen = 0;
@@ -137,17 +136,26 @@ util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
       if (ulen > kMaxSnappyExpansion * n + 64) {
         return util::Status::Corruption("implausible uncompressed size " + std::to_string(ulen));
       }
-      std::string plain;
-      plain.resize(ulen);
-      if (!snappy::RawUncompress(data, n, plain.data())) {
+      std::unique_ptr<char[]> plain(new char[ulen]);
+      if (!snappy::RawUncompress(data, n, plain.get())) {
         return util::Status::Corruption("snappy decompression failed");
       }
       *out = std::move(plain);
+      *out_size = ulen;
       return util::Status::OK();
     }
   }
   return util::Status::Corruption("unknown compression type " +
                                   std::to_string(static_cast<uint8_t>(data[n])));
+}
+
+util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
+                               const BlockHandle& handle, std::string* out) {
+  std::unique_ptr<char[]> buf;
+  size_t size = 0;
+  util::Status s = ReadBlockContents(file, file_size, handle, &buf, &size);
+  if (s.ok()) out->assign(buf.get(), size);
+  return s;
 }
 
 std::string TableError(uint64_t file_number, std::string_view reason) {

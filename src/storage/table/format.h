@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -98,6 +99,11 @@ void AppendBlockWithTrailer(std::string_view contents, bool compress, std::strin
 // the read fails.
 [[nodiscard]] util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
                                              const BlockHandle& handle, std::string* out);
+// The same, into a fresh heap buffer (*out_size bytes): the data-block read
+// path, which must not pay for zero-filling a buffer it overwrites at once.
+[[nodiscard]] util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
+                                             const BlockHandle& handle,
+                                             std::unique_ptr<char[]>* out, size_t* out_size);
 
 // "table 000123.sst: block at offset 4096: " + reason, the message of every
 // error about a table block.

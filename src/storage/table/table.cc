@@ -1,5 +1,7 @@
 #include "storage/table/table.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -141,11 +143,12 @@ class SSTableIterator final : public Iterator {
 
 Table::~Table() = default;
 
-util::Status Table::ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const {
-  std::string contents;
-  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents);
+util::Status Table::ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const {
+  std::unique_ptr<char[]> contents;
+  size_t size = 0;
+  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents, &size);
   if (!s.ok()) return WithMessage(s, TableBlockError(file_number_, handle.offset, s.message()));
-  auto block = Block::Own(std::move(contents));
+  auto block = Block::OwnShared(std::move(contents), size);
   if (!block->status().ok()) {
     return util::Status::Corruption(
         TableBlockError(file_number_, handle.offset, block->status().message()));
@@ -161,19 +164,124 @@ util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr
     return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
   }
   *offset = handle.offset;
+  return ReadDataBlock(handle, out);
+}
+
+util::Status Table::ReadDataBlock(const BlockHandle& handle,
+                                  std::shared_ptr<const Block>* out) const {
   if (cache_ != nullptr) {
     if (auto cached = cache_->Lookup(file_number_, handle.offset)) {
       *out = std::move(cached);
       return util::Status::OK();
     }
   }
-  std::unique_ptr<Block> block;
+  std::shared_ptr<const Block> block;
   util::Status s = ReadBlock(handle, &block);
   if (!s.ok()) return s;
-  std::shared_ptr<const Block> shared(std::move(block));
-  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, shared);
-  *out = std::move(shared);
+  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, block);
+  *out = std::move(block);
   return util::Status::OK();
+}
+
+namespace {
+
+// The big-endian value of user_key's 8 bytes from `from` on, zero-padded:
+// for keys that share their first `from` bytes, a smaller value means a
+// smaller key.
+uint64_t KeyPrefix(std::string_view user_key, size_t from) {
+  uint64_t v = 0;
+  for (size_t i = from; i < from + 8; i++) {
+    v = (v << 8) | (i < user_key.size() ? static_cast<uint8_t>(user_key[i]) : 0);
+  }
+  return v;
+}
+
+size_t CommonPrefix(std::string_view a, std::string_view b) {
+  size_t n = 0;
+  const size_t limit = std::min(a.size(), b.size());
+  while (n < limit && a[n] == b[n]) n++;
+  return n;
+}
+
+}  // namespace
+
+util::Status Table::BuildIndex() {
+  Index& x = index_;
+  x.key_offsets.push_back(0);
+  BlockIterator it(index_block_.get(), options_.comparator, kMinTableKeySize);
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    BlockHandle handle;
+    std::string_view v = it.value();
+    if (!handle.DecodeFrom(&v)) {
+      return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
+    }
+    x.handles.push_back(handle);
+    x.key_bytes.append(it.key());
+    if (x.key_bytes.size() > UINT32_MAX) {
+      return util::Status::Corruption(TableError(file_number_, "index block: keys too large"));
+    }
+    x.key_offsets.push_back(static_cast<uint32_t>(x.key_bytes.size()));
+  }
+  if (!it.status().ok()) {
+    return util::Status::Corruption(
+        TableError(file_number_, "index block: " + it.status().message()));
+  }
+  const size_t n = x.handles.size();
+  if (options_.comparator != GetInternalKeyComparator() || n == 0) return util::Status::OK();
+  // Sorted keys between two keys share those two's common prefix, so the
+  // first entry and the last entry (or the one before it, if that gives a
+  // longer prefix) bound the shared part.
+  const std::string_view first = ExtractUserKey(x.Key(0));
+  x.common = CommonPrefix(first, ExtractUserKey(x.Key(n - 1)));
+  x.prefixed = n;
+  if (n >= 2) {
+    const size_t without_last = CommonPrefix(first, ExtractUserKey(x.Key(n - 2)));
+    if (without_last > x.common) {
+      x.common = without_last;
+      x.prefixed = n - 1;
+    }
+  }
+  x.prefixes.reserve(x.prefixed);
+  for (size_t i = 0; i < x.prefixed; i++) {
+    x.prefixes.push_back(KeyPrefix(ExtractUserKey(x.Key(i)), x.common));
+  }
+  return util::Status::OK();
+}
+
+size_t Table::FindIndexEntry(std::string_view target) const {
+  const Index& x = index_;
+  const Comparator* cmp = options_.comparator;
+  const size_t n = x.handles.size();
+  // Whole-key binary search over [from, n).
+  auto search_from = [&](size_t from) {
+    size_t lo = from, hi = n;
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (cmp->Compare(x.Key(mid), target) < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  };
+  if (x.prefixed == 0) return search_from(0);
+  const std::string_view user = ExtractUserKey(target);
+  const size_t k = std::min(x.common, user.size());
+  const int c = k == 0 ? 0 : memcmp(user.data(), x.key_bytes.data(), k);
+  if (c < 0 || (c == 0 && user.size() < x.common)) return 0;  // before every entry
+  if (c > 0) return search_from(x.prefixed);                  // after the prefixed ones
+  const uint64_t p = KeyPrefix(user, x.common);
+  auto lo = std::lower_bound(x.prefixes.begin(), x.prefixes.end(), p);
+  auto hi = std::upper_bound(lo, x.prefixes.end(), p);
+  // Entries before lo are smaller than target, entries from hi on larger;
+  // only the ties need whole keys.
+  for (auto i = lo; i != hi; ++i) {
+    const size_t e = static_cast<size_t>(i - x.prefixes.begin());
+    if (cmp->Compare(x.Key(e), target) >= 0) return e;
+  }
+  const size_t e = static_cast<size_t>(hi - x.prefixes.begin());
+  return e == x.prefixed ? search_from(e) : e;
 }
 
 util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
@@ -205,7 +313,7 @@ util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAcce
   s = t->ReadBlock(footer.index, &t->index_block_);
   if (!s.ok()) return s;
 
-  std::unique_ptr<Block> meta;
+  std::shared_ptr<const Block> meta;
   s = t->ReadBlock(footer.metaindex, &meta);
   if (!s.ok()) return s;
   bool have_comparator = false, have_props = false;
@@ -247,6 +355,8 @@ util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAcce
           s, TableBlockError(file_number, filter_handle.offset, "filter: " + s.message()));
     }
   }
+  s = t->BuildIndex();
+  if (!s.ok()) return s;
   *out = std::move(t);
   return util::Status::OK();
 }
@@ -264,15 +374,12 @@ util::Status Table::Get(std::string_view internal_target, bool* found, std::stri
     return util::Status::OK();
   }
   const Comparator* cmp = options_.comparator;
-  BlockIterator index_iter(index_block_.get(), cmp, kMinTableKeySize);
-  index_iter.Seek(internal_target);
   // The first index entry >= target names the block holding the first key >=
   // target, unless that block ends before target (its separator sits between
   // blocks): then that key is the next block's first.
-  while (index_iter.Valid()) {
+  for (size_t i = FindIndexEntry(internal_target); i < index_.handles.size(); i++) {
     std::shared_ptr<const Block> block;
-    uint64_t offset = 0;
-    util::Status s = ReadDataBlock(index_iter.value(), &block, &offset);
+    util::Status s = ReadDataBlock(index_.handles[i], &block);
     if (!s.ok()) return s;
     BlockIterator it(block.get(), cmp, kMinTableKeySize);
     it.Seek(internal_target);
@@ -285,13 +392,9 @@ util::Status Table::Get(std::string_view internal_target, bool* found, std::stri
       return util::Status::OK();
     }
     if (!it.status().ok()) {
-      return util::Status::Corruption(TableBlockError(file_number_, offset, it.status().message()));
+      return util::Status::Corruption(
+          TableBlockError(file_number_, index_.handles[i].offset, it.status().message()));
     }
-    index_iter.Next();
-  }
-  if (!index_iter.status().ok()) {
-    return util::Status::Corruption(
-        TableError(file_number_, "index block: " + index_iter.status().message()));
   }
   return util::Status::OK();
 }
@@ -300,6 +403,10 @@ std::unique_ptr<Iterator> Table::NewIterator() const {
   return std::make_unique<SSTableIterator>(this);
 }
 
-size_t Table::MemoryUsage() const { return index_block_->size() + filter_.size() + sizeof(*this); }
+size_t Table::MemoryUsage() const {
+  return index_block_->size() + filter_.size() + sizeof(*this) + index_.key_bytes.size() +
+         index_.key_offsets.size() * sizeof(uint32_t) +
+         index_.handles.size() * sizeof(BlockHandle) + index_.prefixes.size() * sizeof(uint64_t);
+}
 
 }  // namespace kv::storage

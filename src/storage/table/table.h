@@ -1,9 +1,10 @@
 // Table: an open, immutable SSTable (FORMAT.md "SSTable"). Open reads and
 // verifies the footer, index, metaindex and Bloom filter and keeps them in
-// memory; data blocks are read on demand, through the BlockCache when there
-// is one. Every block is checked (bounds, CRC32C, decompression, structure)
-// before use; a bad one is a Corruption naming the file and block offset,
-// never a crash or a wrong answer.
+// memory, the index also decoded entry by entry (so a malformed index entry
+// fails Open rather than a later read); data blocks are read on demand,
+// through the BlockCache when there is one. Every block is checked (bounds,
+// CRC32C, decompression, structure) before use; a bad one is a Corruption
+// naming the file and block offset, never a crash or a wrong answer.
 //
 // Thread safety: after Open a Table is immutable, so Get and NewIterator may
 // be called from any number of threads at once (reads use pread through the
@@ -15,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/engine.h"
 #include "storage/env.h"
@@ -68,7 +70,7 @@ class Table {
   uint64_t NumEntries() const { return props_.num_entries; }
   const TableProperties& properties() const { return props_; }
   bool has_filter() const { return has_filter_; }
-  // Bytes this table keeps in memory (index block and filter).
+  // Bytes this table keeps in memory (index block, its decoded copy, filter).
   size_t MemoryUsage() const;
 
  private:
@@ -80,8 +82,14 @@ class Table {
   // error messages) when the handle decodes.
   util::Status ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
                              uint64_t* offset) const;
+  util::Status ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const;
+  // Decodes the index block into index_ (Open).
+  util::Status BuildIndex();
+  // The first index entry whose key is >= internal_target (index_.handles.size()
+  // if none): the block that holds the first entry >= target.
+  size_t FindIndexEntry(std::string_view internal_target) const;
   // Reads and parses a block outside the cache (index, metaindex, data).
-  util::Status ReadBlock(const BlockHandle& handle, std::unique_ptr<Block>* out) const;
+  util::Status ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const;
 
   TableOptions options_;
   std::unique_ptr<RandomAccessFile> file_;
@@ -89,7 +97,31 @@ class Table {
   uint64_t file_number_ = 0;
   uint64_t blocks_end_ = 0;  // where the footer starts; blocks must end before it
   BlockCache* cache_ = nullptr;
-  std::unique_ptr<Block> index_block_;
+  std::shared_ptr<const Block> index_block_;
+  // The index block decoded once, for point lookups. Searching the block
+  // itself costs a binary search over ~2,000 restart points per 8 MiB table,
+  // each step two cache misses (restart slot, then key) and a varint decode;
+  // this searches a dense array of 8-byte key prefixes instead and compares
+  // whole keys only among entries whose prefixes tie.
+  struct Index {
+    std::string key_bytes;              // every entry's internal key, concatenated
+    std::vector<uint32_t> key_offsets;  // entry i is [key_offsets[i], key_offsets[i + 1])
+    std::vector<BlockHandle> handles;
+    // The first `prefixed` entries' user keys all start with the same
+    // `common` bytes (the last entry often does not: it is a short
+    // successor such as "1" after "0999"). prefixes[i] is the big-endian
+    // value of the 8 bytes after them, zero-padded, so prefixes order like
+    // the keys. Left empty (prefixed = 0) unless the comparator is the
+    // internal-key one, whose order this mirrors.
+    std::vector<uint64_t> prefixes;
+    size_t common = 0;
+    size_t prefixed = 0;
+    std::string_view Key(size_t i) const {
+      return std::string_view(key_bytes).substr(key_offsets[i],
+                                                key_offsets[i + 1] - key_offsets[i]);
+    }
+  };
+  Index index_;
   std::string filter_;
   bool has_filter_ = false;
   TableProperties props_;

@@ -125,6 +125,40 @@ TEST_CASE("posix env writes, syncs and reads back through every file kind") {
   CHECK(ReadAll(env, path) == "n");
 }
 
+TEST_CASE(
+    "posix env random access reads are short at the end, survive unlink, and work on empty files") {
+  ScratchDir dir;
+  Env* env = Env::Default();
+  const std::string path = dir.File("t");
+  std::string data;
+  for (int i = 0; data.size() < 10000; i++) data += std::to_string(i) + ",";
+  WriteFile(env, path, data, true);
+  std::unique_ptr<RandomAccessFile> r;
+  REQUIRE(env->NewRandomAccessFile(path, &r).ok());
+  std::string scratch(200, '\0');
+  std::string_view got;
+  REQUIRE(r->Read(0, 100, &got, scratch.data()).ok());
+  CHECK(got == data.substr(0, 100));
+  REQUIRE(r->Read(data.size() - 10, 100, &got, scratch.data()).ok());
+  CHECK(got == data.substr(data.size() - 10));
+  REQUIRE(r->Read(data.size(), 100, &got, scratch.data()).ok());
+  CHECK(got.empty());
+  REQUIRE(r->Read(data.size() + 4096, 100, &got, scratch.data()).ok());
+  CHECK(got.empty());
+  // Unlinking a file does not disturb its open reader (tables are deleted
+  // while old versions still read them).
+  REQUIRE(env->RemoveFile(path).ok());
+  REQUIRE(r->Read(4000, 100, &got, scratch.data()).ok());
+  CHECK(got == data.substr(4000, 100));
+
+  const std::string empty = dir.File("empty");
+  WriteFile(env, empty, "", true);
+  std::unique_ptr<RandomAccessFile> e;
+  REQUIRE(env->NewRandomAccessFile(empty, &e).ok());
+  REQUIRE(e->Read(0, 10, &got, scratch.data()).ok());
+  CHECK(got.empty());
+}
+
 TEST_CASE("posix env renames, lists, removes and reports missing files as NotFound") {
   ScratchDir dir;
   Env* env = Env::Default();

@@ -58,6 +58,37 @@ TEST_CASE("block cache evicts least recently used blocks to stay within its byte
   CHECK(cache.entries() == 2);
 }
 
+TEST_CASE("block cache finds every block while its hash table grows, and after erasing some") {
+  // Thousands of entries in one shard make its bucket array double several
+  // times; inserting the same key again keeps the first block.
+  auto block = MakeBlock(100);
+  BlockCache cache(size_t{1} << 30, /*shard_bits=*/0);
+  constexpr uint64_t kFiles = 5, kBlocks = 2000;
+  for (uint64_t f = 1; f <= kFiles; f++) {
+    for (uint64_t b = 0; b < kBlocks; b++) cache.Insert(f, b * 4096, MakeBlock(100));
+  }
+  CHECK(cache.entries() == kFiles * kBlocks);
+  CHECK(cache.usage() == kFiles * kBlocks * BlockCache::Charge(*block));
+  const auto first = cache.Lookup(3, 4096);
+  REQUIRE(first != nullptr);
+  cache.Insert(3, 4096, MakeBlock(100, 'w'));
+  CHECK(cache.Lookup(3, 4096) == first);
+  CHECK(cache.entries() == kFiles * kBlocks);
+
+  cache.EraseFile(2);
+  cache.EraseFile(4);
+  size_t wrong = 0;
+  for (uint64_t f = 1; f <= kFiles; f++) {
+    for (uint64_t b = 0; b < kBlocks; b++) {
+      const bool erased = f == 2 || f == 4;
+      wrong += (cache.Lookup(f, b * 4096) == nullptr) != erased;
+    }
+  }
+  CHECK(wrong == 0);
+  CHECK(cache.entries() == (kFiles - 2) * kBlocks);
+  CHECK(cache.usage() == (kFiles - 2) * kBlocks * BlockCache::Charge(*block));
+}
+
 TEST_CASE("block cache counts hits and misses") {
   BlockCache cache(1 << 20);
   CHECK(cache.Lookup(7, 0) == nullptr);
