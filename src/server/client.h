@@ -29,8 +29,23 @@ class Client {
         local_(conn->LocalAddress()) {
     last_interaction_ms = now_ms;
   }
+  // A client with no connection, for running one command on behalf of
+  // another node (a forwarded command): replies go to *out. Authenticated
+  // (the bus link was); conn() is null.
+  Client(uint64_t id, util::Buffer* out, const resp::ParseLimits* limits, int protocol,
+         std::string peer, int64_t now_ms)
+      : id_(id),
+        conn_(nullptr),
+        parser_(limits),
+        reply_(out, protocol),
+        created_ms_(now_ms),
+        peer_(std::move(peer)) {
+    authenticated = true;
+    last_interaction_ms = now_ms;
+  }
 
   uint64_t id() const { return id_; }
+  // Null for a client running a forwarded command.
   net::Connection* conn() { return conn_; }
   resp::RespParser& parser() { return parser_; }
   resp::ReplyWriter& reply() { return reply_; }

@@ -242,7 +242,7 @@ std::string Server::AnnounceIp(Client& c) {
     if (!b.empty() && b[0] == '-') b.erase(0, 1);
     if (b != "*" && b != "::" && b != "0.0.0.0" && b != "::*") return b;
   }
-  std::string local = c.conn()->LocalAddress();
+  std::string local = c.conn() != nullptr ? c.conn()->LocalAddress() : "127.0.0.1:0";
   size_t colon = local.rfind(':');
   return colon == std::string::npos ? local : local.substr(0, colon);
 }
