@@ -255,8 +255,10 @@ Bus::Link* Bus::DialAddress(const std::string& host, uint16_t bus_port, uint64_t
       loop_, ip, bus_port, conn_handler_.get(),
       [this, serial](net::Connection*, Status s) { OnConnected(serial, std::move(s)); }, error);
   if (conn == nullptr) {
-    *error = Status::IOError("cannot dial " + HostPort(host, bus_port) + ": " + error->message() +
-                             " (the bus dials numeric addresses and localhost only)");
+    std::string hint =
+        error->IsInvalidArgument() ? " (the bus dials numeric addresses and localhost only)" : "";
+    *error =
+        Status::IOError("cannot dial " + HostPort(host, bus_port) + ": " + error->message() + hint);
     return nullptr;
   }
   Link* link = NewLink(conn, /*outbound=*/true, expected_id);

@@ -83,7 +83,8 @@ struct Node {
   bool hold_replies = false;
   std::unique_ptr<Bus> bus;
 
-  Node(uv_loop_t* loop, uint64_t id, std::string secret = "secret", uint16_t port = 0) {
+  Node(uv_loop_t* loop, uint64_t id, std::string secret = "secret", uint16_t port = 0,
+       size_t max_link_output = 64u << 20) {
     BusOptions o;
     o.self.node_id = id;
     o.self.cluster_name = "kv";
@@ -94,6 +95,7 @@ struct Node {
     o.reconnect_min_ms = 20;
     o.reconnect_max_ms = 200;
     o.handshake_timeout_ms = 1000;
+    o.max_link_output = max_link_output;
     o.log = [this](const std::string& line) { logs.push_back(line); };
     bus = std::make_unique<Bus>(
         loop, std::move(o), [this](uint64_t from, const FrameView& f, Bus::Responder reply) {
@@ -285,6 +287,13 @@ struct RawPeer : net::Connection::Handler {
   net::Connection* conn = nullptr;
   bool connected = false, authenticated = false, closed = false;
 
+  ~RawPeer() override {
+    if (conn != nullptr) {
+      conn->set_handler(nullptr);
+      conn->Close();
+    }
+  }
+
   void Dial(uv_loop_t* loop, uint16_t port) {
     util::Status error;
     conn = net::Connection::Connect(
@@ -367,6 +376,40 @@ TEST_CASE("bus: a peer sending garbage or a corrupt frame is disconnected") {
     CHECK(MsSince(start) >= 900);
     CHECK(Contains(b.logs, "timed out after 1000 ms"));
   }
+}
+
+TEST_CASE("bus: a link whose peer does not read refuses new traffic instead of buffering") {
+  TestLoop loop;
+  Node b(loop.get(), 2, "secret", 0, /*max_link_output=*/256 * 1024);
+  RawPeer raw;
+  raw.config.node_id = 9;
+  raw.config.cluster_name = "kv";
+  raw.config.host = "127.0.0.1";
+  raw.config.secret = "secret";
+  Nonce nonce{};
+  nonce[0] = 3;
+  raw.handshake =
+      std::make_unique<Handshake>(Handshake::Role::kInitiator, raw.config, "b", nonce, 2);
+  raw.Dial(loop.get(), b.bus->bus_port());
+  REQUIRE(loop.RunUntil([&] { return raw.authenticated && b.bus->Connected(9); }));
+  raw.conn->StopReading();
+  std::string chunk(1 << 20, 'x');
+  int sent = 0;
+  bool refused = false;
+  for (int i = 0; i < 256 && !refused; i++) {
+    if (b.bus->Send(9, FrameType::kGossip, chunk)) {
+      sent++;
+      loop.RunFor(1);
+    } else {
+      refused = true;
+    }
+  }
+  CHECK(refused);
+  CHECK(sent < 256);
+  Outcome r;
+  b.bus->Request(9, FrameType::kForward, "x", 1000, Capture(&r));
+  REQUIRE(loop.RunUntil([&] { return r.called; }));
+  CHECK(r.status.code() == util::Status::Code::kBusy);
 }
 
 TEST_CASE("bus: the outbound link comes back after the peer restarts, with backoff") {
