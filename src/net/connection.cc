@@ -52,6 +52,59 @@ Connection* Connection::Accept(uv_stream_t* server) {
   return c;
 }
 
+Connection* Connection::Connect(uv_loop_t* loop, const std::string& ip, int port, Handler* handler,
+                                ConnectCallback done, util::Status* error) {
+  sockaddr_storage ss{};
+  int rc;
+  if (ip.find(':') != std::string::npos) {
+    rc = uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss));
+  } else {
+    rc = uv_ip4_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss));
+  }
+  if (rc != 0 || port <= 0 || port > 65535) {
+    *error = util::Status::InvalidArgument("not a numeric address: '" + ip + "' port " +
+                                           std::to_string(port));
+    return nullptr;
+  }
+  auto* c = new Connection();
+  if (uv_tcp_init(loop, &c->tcp_) != 0) {
+    delete c;
+    *error = util::Status::IOError("cannot create a TCP handle");
+    return nullptr;
+  }
+  c->tcp_.data = c;
+  c->handler_ = handler;
+  FormatAddress(ss, &c->peer_ip_, &c->peer_port_, &c->peer_is_loopback_);
+  c->connect_req_.data = c;
+  rc = uv_tcp_connect(&c->connect_req_, &c->tcp_, reinterpret_cast<sockaddr*>(&ss), ConnectCb);
+  if (rc != 0) {
+    *error = util::Status::IOError("connect to " + c->PeerAddress() + ": " + uv_strerror(rc));
+    c->handler_ = nullptr;  // a call that fails never calls back
+    c->closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_),
+             [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    return nullptr;
+  }
+  c->on_connect_ = std::move(done);
+  return c;
+}
+
+void Connection::ConnectCb(uv_connect_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  ConnectCallback done = std::move(c->on_connect_);
+  c->on_connect_ = nullptr;
+  if (c->closing_) return;  // cancelled by Close(); OnClosed follows
+  if (status != 0) {
+    util::Status s =
+        util::Status::IOError("connect to " + c->PeerAddress() + ": " + uv_strerror(status));
+    c->Close();
+    if (done) done(c, std::move(s));
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  if (done) done(c, util::Status::OK());
+}
+
 std::string Connection::PeerAddress() const {
   if (peer_ip_.find(':') != std::string::npos) {
     return "[" + peer_ip_ + "]:" + std::to_string(peer_port_);

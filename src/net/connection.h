@@ -1,11 +1,12 @@
-// Connection: one accepted TCP socket on the event loop, with an input
+// Connection: one TCP socket on the event loop (accepted, or dialled with
+// Connect for cluster bus links), with an input
 // buffer the protocol layer parses in place and an output buffer replies are
 // appended to. Output goes out with one write per loop iteration (the owner
 // calls Flush from a check handle): uv_try_write first, and only what the
 // kernel did not take is handed to uv_write, from a second buffer so new
 // replies can keep accumulating meanwhile.
 //
-// Lifetime: created by Listener, freed only in libuv's close callback (after
+// Lifetime: created by Listener (or Connect), freed only in libuv's close callback (after
 // Handler::OnClosed), so a Connection stays valid for the rest of the
 // callback that called Close().
 //
@@ -15,9 +16,11 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "util/buffer.h"
+#include "util/status.h"
 
 namespace kv::net {
 
@@ -75,6 +78,20 @@ class Connection {
   // nullptr (and closes what it made) on failure.
   static Connection* Accept(uv_stream_t* server);
 
+  // Runs once when a Connect attempt ends. OK: `conn` is connected; start
+  // reading. An error (refused, unreachable, ...): `conn` is already
+  // closing and its handler's OnClosed follows; do not use it after that.
+  using ConnectCallback = std::function<void(Connection* conn, util::Status status)>;
+  // Dials `ip`:`port`. `ip` must be a numeric IPv4 or IPv6 address (name
+  // resolution is the caller's business: it may block). Returns the
+  // Connection, not connected yet, with `handler` set; peer_ip()/peer_port()
+  // are the dialled address. On an immediate failure (bad address, no
+  // socket) returns nullptr with *error set, and `done` never runs. Close()
+  // before `done` ran cancels the attempt: `done` does not run, OnClosed
+  // does.
+  static Connection* Connect(uv_loop_t* loop, const std::string& ip, int port, Handler* handler,
+                             ConnectCallback done, util::Status* error);
+
  private:
   Connection() = default;
   ~Connection() = default;
@@ -82,10 +99,13 @@ class Connection {
   static void ReadCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void WriteCb(uv_write_t* req, int status);
   static void CloseCb(uv_handle_t* h);
+  static void ConnectCb(uv_connect_t* req, int status);
   void StartWrite();
 
   uv_tcp_t tcp_;
   uv_write_t write_req_;
+  uv_connect_t connect_req_;
+  ConnectCallback on_connect_;  // set while a Connect is in progress
   Handler* handler_ = nullptr;
   void* user_data_ = nullptr;
   util::Buffer input_;

@@ -1,5 +1,8 @@
 #include "net/listener.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "util/log.h"
 
 namespace kv::net {
@@ -48,6 +51,16 @@ util::Status Listener::Listen(const std::vector<std::string>& addresses, int por
   }
   if (sockets_.empty()) return util::Status::IOError("no address to listen on");
   return util::Status::OK();
+}
+
+int Listener::BoundPort() const {
+  if (sockets_.empty()) return 0;
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(sockets_[0], reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
 }
 
 void Listener::Close() {

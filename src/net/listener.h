@@ -32,6 +32,9 @@ class Listener {
   // if a required bind fails.
   [[nodiscard]] util::Status Listen(const std::vector<std::string>& addresses, int port,
                                     int backlog);
+  // The port the first listening socket is bound to (the one the OS chose
+  // when Listen was given port 0); 0 if not listening.
+  int BoundPort() const;
   // Stops accepting; handles are freed by the loop.
   void Close();
 
