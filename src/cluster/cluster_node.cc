@@ -1,14 +1,20 @@
 #include "cluster/cluster_node.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
 #include "cluster/state_file.h"
 #include "ring/claim.h"
 #include "ring/partition.h"
+#include "util/clock.h"
 #include "util/crc16.h"
 
 namespace kv::cluster {
+
+namespace {
+int64_t MonotonicMs() { return util::MonotonicUs() / 1000; }
+}  // namespace
 
 std::string NodeIdText(uint64_t id) {
   char buf[48];
@@ -42,37 +48,326 @@ bool ParseNodeId(std::string_view text, uint64_t* id) {
   return true;
 }
 
+ClusterNode::ClusterNode(NodeOptions options)
+    : options_(std::move(options)), rng_(util::OsRandom64()) {}
+
+ClusterNode::~ClusterNode() { Close(); }
+
+void ClusterNode::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
 util::Status ClusterNode::Open(NodeOptions options, std::unique_ptr<ClusterNode>* out) {
   std::unique_ptr<ClusterNode> node(new ClusterNode(std::move(options)));
   const NodeOptions& o = node->options_;
+  Membership::Options mo;
+  mo.node_timeout_ms = o.node_timeout_ms;
   ClusterStateData state;
   util::Status s = LoadState(o.dir, &state);
-  if (s.ok() && state.ring.FindMember(o.node_id) != nullptr) {
-    node->ring_ = std::move(state.ring);
-    *out = std::move(node);
-    return util::Status::OK();
-  }
   if (!s.ok() && !s.IsNotFound()) return s;
-  if (s.ok() && o.log) {
-    o.log("cluster.state names a ring without this node (id " + NodeIdText(o.node_id) +
-          "); starting over as a cluster of one");
+  const bool ours = s.ok() && state.ring.FindMember(o.node_id) != nullptr;
+  if (ours) {
+    node->ring_ = std::move(state.ring);
+  } else {
+    if (s.ok()) {
+      node->Log("cluster.state names a ring without this node (id " + NodeIdText(o.node_id) +
+                "); starting over as a cluster of one");
+    }
+    if (!ring::IsValidPartitionCount(o.partitions)) {
+      return util::Status::InvalidArgument(
+          "cluster-partitions must be a power of two from 1 to 16384, not " +
+          std::to_string(o.partitions));
+    }
+    s = ring::NewRing(o.partitions, {ring::Member{o.node_id, o.zone, o.weight}}, o.node_id,
+                      ring::ClaimOptions{}, &node->ring_);
+    if (!s.ok()) return s;
   }
-  if (!ring::IsValidPartitionCount(o.partitions)) {
-    return util::Status::InvalidArgument(
-        "cluster-partitions must be a power of two from 1 to "
-        "16384, not " +
-        std::to_string(o.partitions));
+  PersistedMembership pm;
+  if (ours && !state.members.empty() && DecodeMembership(state.members, &pm).ok() &&
+      pm.self_id == o.node_id) {
+    // The address may have changed with the config: ours is what we say.
+    for (MemberDigest& d : pm.members) {
+      if (d.node_id == o.node_id) {
+        d.host = o.host;
+        d.port = o.port;
+        d.bus_port = o.bus_port;
+        d.zone = o.zone;
+        d.weight = o.weight;
+      }
+    }
+    node->membership_ = Membership::Restore(mo, pm, util::WallMs(), MonotonicMs(), &node->rng_);
   }
-  ring::Ring fresh;
-  s = ring::NewRing(o.partitions, {ring::Member{o.node_id, o.zone, o.weight}}, o.node_id,
-                    ring::ClaimOptions{}, &fresh);
+  if (!node->membership_) {
+    MemberDigest self;
+    self.node_id = o.node_id;
+    self.host = o.host;
+    self.port = o.port;
+    self.bus_port = o.bus_port;
+    self.zone = o.zone;
+    self.weight = o.weight;
+    self.heartbeat = InitialHeartbeat(util::WallMs(), 0);
+    self.state = MemberState::kNormal;
+    node->membership_ = std::make_unique<Membership>(mo, self, &node->rng_);
+  }
+  node->membership_->SetRingEpoch(node->ring_.epoch(), node->ring_.author());
+  node->membership_->TakeEvents();
+  s = node->Save();
   if (!s.ok()) return s;
-  state.ring = fresh;
-  state.members.clear();
-  s = SaveState(o.dir, state);
-  if (!s.ok()) return s;
-  node->ring_ = std::move(fresh);
   *out = std::move(node);
+  return util::Status::OK();
+}
+
+util::Status ClusterNode::Save() {
+  ClusterStateData state;
+  state.ring = ring_;
+  if (membership_) EncodeMembership(membership_->ToPersisted(), &state.members);
+  return SaveState(options_.dir, state);
+}
+
+util::Status ClusterNode::Start(uv_loop_t* loop, ForwardHandler on_forward) {
+  loop_ = loop;
+  on_forward_ = std::move(on_forward);
+  BusOptions bo;
+  bo.self.node_id = options_.node_id;
+  bo.self.cluster_name = options_.cluster_name;
+  bo.self.host = options_.host;
+  bo.self.port = options_.port;
+  bo.self.bus_port = options_.bus_port;
+  bo.self.secret = options_.secret;
+  bo.bind = options_.bind;
+  bo.log = options_.log;
+  bus_ = std::make_unique<Bus>(loop, bo,
+                               [this](uint64_t peer, const FrameView& frame, Bus::Responder reply) {
+                                 OnFrame(peer, frame, std::move(reply));
+                               });
+  util::Status s = bus_->Start();
+  if (!s.ok()) return s;
+  SyncBusPeers();
+  gossip_timer_ = std::make_unique<net::Timer>(loop, [this] { GossipTick(); });
+  const uint64_t every = static_cast<uint64_t>(options_.gossip_interval_ms);
+  gossip_timer_->Start(every, every);
+  return util::Status::OK();
+}
+
+void ClusterNode::Close() {
+  if (gossip_timer_) gossip_timer_->Stop();
+  gossip_timer_.reset();
+  if (bus_) {
+    (void)Save();
+    bus_->Close();
+    bus_.reset();
+  }
+}
+
+// Every member the membership knows, except self and the left, gets an
+// outbound link.
+void ClusterNode::SyncBusPeers() {
+  if (!bus_) return;
+  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
+    if (m.is_self || m.state == MemberState::kLeft || m.bus_port == 0) continue;
+    bus_->AddPeer(m.node_id, m.host, m.bus_port);
+  }
+}
+
+void ClusterNode::GossipTick() {
+  GossipRound round = membership_->Tick(MonotonicMs());
+  std::string plain, with_ring;
+  round.gossip.EncodeTo(&plain);
+  for (const GossipTarget& t : round.targets) {
+    if (t.send_ring) {
+      if (with_ring.empty()) {
+        Gossip g = round.gossip;
+        std::string ring_bytes;
+        ring::EncodeRing(ring_, &ring_bytes);
+        g.ring = std::move(ring_bytes);
+        g.EncodeTo(&with_ring);
+      }
+      bus_->Send(t.node_id, FrameType::kGossip, with_ring);
+    } else {
+      bus_->Send(t.node_id, FrameType::kGossip, plain);
+    }
+  }
+  HandleEvents();
+}
+
+void ClusterNode::HandleEvents() {
+  bool save = false, peers = false;
+  for (const MemberEvent& e : membership_->TakeEvents()) {
+    switch (e.kind) {
+      case MemberEvent::Kind::kSuspected:
+      case MemberEvent::Kind::kUnsuspected:
+        break;
+      case MemberEvent::Kind::kAdded:
+        peers = true;
+        save = true;
+        break;
+      case MemberEvent::Kind::kForgotten:
+        if (bus_) bus_->RemovePeer(e.node_id);
+        save = true;
+        break;
+      default:
+        save = true;
+    }
+  }
+  if (peers) SyncBusPeers();
+  if (save) {
+    util::Status s = Save();
+    if (!s.ok()) Log("can't save cluster.state: " + s.ToString());
+  }
+}
+
+void ClusterNode::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply) {
+  switch (static_cast<FrameType>(frame.type)) {
+    case FrameType::kGossip: {
+      Gossip g;
+      util::Status s = g.Decode(frame.payload);
+      if (!s.ok()) {
+        Log("bad GOSSIP from " + NodeIdText(peer) + ": " + s.ToString());
+        break;
+      }
+      GossipOutcome out = membership_->OnGossip(peer, g, MonotonicMs());
+      if (out.newer_ring) {
+        if (out.newer_ring->FindMember(id()) == nullptr) {
+          // A ring made without us (another cluster of one, or one that
+          // removed us): never let it take our partitions.
+        } else {
+          s = InstallRing(*out.newer_ring);
+          if (!s.ok()) Log("can't install ring: " + s.ToString());
+        }
+      }
+      HandleEvents();
+      break;
+    }
+    case FrameType::kForward: {
+      if (!reply) break;
+      cluster::Forward f;
+      util::Status s = f.Decode(frame.payload);
+      if (!s.ok() || f.argv.empty()) {
+        Bus::ReplyError(reply, ErrorCode::kMalformed, s.ok() ? "empty command" : s.message());
+        break;
+      }
+      if (!on_forward_) {
+        Bus::ReplyError(reply, ErrorCode::kNotReady, "not serving forwarded commands");
+        break;
+      }
+      on_forward_(f, [reply](std::string resp) {
+        ForwardReply r;
+        r.resp = std::move(resp);
+        std::string payload;
+        r.EncodeTo(&payload);
+        reply(FrameType::kForwardReply, payload);
+      });
+      break;
+    }
+    default:
+      if (reply) Bus::ReplyError(reply, ErrorCode::kUnknownType, "not served by this node");
+  }
+}
+
+std::vector<MemberInfo> ClusterNode::Members() const { return membership_->Members(MonotonicMs()); }
+
+bool ClusterNode::IsUp(uint64_t node) const { return membership_->IsUp(node); }
+
+BusStats ClusterNode::bus_stats() const { return bus_ ? bus_->stats() : BusStats{}; }
+
+void ClusterNode::Meet(const std::string& host, uint16_t bus_port,
+                       std::function<void(util::Status)> done) {
+  if (!bus_) {
+    done(util::Status::Busy("the cluster bus is not running"));
+    return;
+  }
+  bus_->Meet(host, bus_port, [this, host, bus_port, done](util::Result<uint64_t> peer) {
+    if (!peer.ok()) {
+      done(peer.status());
+      return;
+    }
+    // The client port comes with the peer's first gossip.
+    util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
+    HandleEvents();
+    done(s);
+  });
+}
+
+util::Status ClusterNode::Forget(uint64_t node) {
+  if (ring_.FindMember(node) != nullptr) {
+    return util::Status::InvalidArgument("can't forget a node that still owns partitions");
+  }
+  util::Status s = membership_->Forget(node, MonotonicMs());
+  HandleEvents();
+  return s;
+}
+
+void ClusterNode::Forward(uint64_t owner, std::vector<std::string> argv, uint32_t flags,
+                          std::function<void(util::Status, std::string)> done) {
+  if (!bus_) {
+    done(util::Status::Busy("the cluster bus is not running"), "");
+    return;
+  }
+  cluster::Forward f;
+  f.flags = flags;
+  f.argv = std::move(argv);
+  std::string payload;
+  f.EncodeTo(&payload);
+  bus_->Request(owner, FrameType::kForward, payload, options_.request_timeout_ms,
+                [done](util::Status s, const FrameView* response) {
+                  if (!s.ok()) {
+                    done(s, "");
+                    return;
+                  }
+                  if (response->type == static_cast<uint8_t>(FrameType::kError)) {
+                    ErrorMsg e;
+                    util::Status es = Bus::DecodeError(*response, &e);
+                    done(util::Status::IOError(es.ok() ? e.message : es.message()), "");
+                    return;
+                  }
+                  ForwardReply r;
+                  util::Status ds = r.Decode(response->payload);
+                  if (!ds.ok()) {
+                    done(ds, "");
+                    return;
+                  }
+                  done(util::Status::OK(), std::move(r.resp));
+                });
+}
+
+util::Status ClusterNode::PlanRing(ring::Ring* out) const {
+  std::vector<ring::Member> members;
+  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
+    if (m.state == MemberState::kDown || m.state == MemberState::kLeft ||
+        m.state == MemberState::kLeaving) {
+      continue;
+    }
+    if (!m.is_self && m.suspected) continue;
+    members.push_back(ring::Member{m.node_id, m.zone, m.weight == 0 ? 1 : m.weight});
+  }
+  uint64_t epoch = ring_.epoch();
+  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
+    epoch = std::max(epoch, m.ring_epoch);
+  }
+  ring::Ring base = ring_;
+  // Claim takes the next epoch after its base; start from the highest
+  // epoch any member announced so the new ring outranks every one of them.
+  if (epoch > ring_.epoch()) {
+    util::Status s =
+        ring::Ring::Build(epoch, ring_.author(), ring_.members(), ring_.Owners(), &base);
+    if (!s.ok()) return s;
+  }
+  return ring::Claim(base, std::move(members), id(), ring::ClaimOptions{}, out);
+}
+
+util::Status ClusterNode::InstallRing(const ring::Ring& ring) {
+  const ring::Ring old = ring_;
+  ring_ = ring;
+  util::Status s = Save();
+  if (!s.ok()) {
+    ring_ = old;
+    return s;
+  }
+  membership_->SetRingEpoch(ring_.epoch(), ring_.author());
+  Log("installed ring epoch " + std::to_string(ring_.epoch()) + " by " +
+      NodeIdText(ring_.author()) + ": " + std::to_string(ring_.members().size()) + " members, " +
+      std::to_string(ring_.PartitionsOf(id()).size()) + " of " +
+      std::to_string(ring_.partitions()) + " partitions here");
   return util::Status::OK();
 }
 

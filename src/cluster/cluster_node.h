@@ -1,12 +1,18 @@
-// ClusterNode: this node's place in the cluster (DESIGN.md section 3): its
-// id, its address, and the ring, loaded from or saved to the data dir
-// (state_file.h). A node started for the first time is a cluster of one
-// that owns every partition. It answers the routing questions the server
-// asks per command (who owns this slot?) and gives the views CLUSTER
-// NODES / SLOTS / SHARDS print.
+// ClusterNode: this node's place in the cluster (DESIGN.md sections 3 and
+// 5): its id and address, the ring, the membership view with its failure
+// detector, and the bus to the other nodes. Loaded from and saved to the
+// data dir (state_file.h); a node started for the first time is a cluster
+// of one that owns every partition. It gossips every gossip-interval-ms,
+// installs newer rings it hears of (only rings that name this node: a
+// stranger's one-node ring must not take our partitions), answers the
+// routing questions the server asks per command (who owns this slot?),
+// forwards commands to their owner, and gives the views CLUSTER NODES /
+// SLOTS / SHARDS print.
 //
 // Thread safety: loop thread only.
 #pragma once
+
+#include <uv.h>
 
 #include <cstdint>
 #include <functional>
@@ -15,7 +21,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/bus.h"
+#include "cluster/membership.h"
+#include "cluster/messages.h"
+#include "net/loop.h"
 #include "ring/ring.h"
+#include "util/random.h"
 #include "util/status.h"
 
 namespace kv::cluster {
@@ -26,6 +37,16 @@ struct NodeOptions {
   std::string zone;
   uint32_t weight = 1;
   uint32_t partitions = 256;  // Q, for a new cluster
+  // Networking (Start): the bus and what it announces.
+  std::string cluster_name = "kv";
+  std::string secret;
+  std::string host = "127.0.0.1";  // announced client address
+  uint16_t port = 0;               // client port
+  uint16_t bus_port = 0;
+  std::vector<std::string> bind = {"127.0.0.1"};
+  int gossip_interval_ms = 100;
+  int node_timeout_ms = 5000;
+  int request_timeout_ms = 5000;
   std::function<void(const std::string&)> log;
 };
 
@@ -43,15 +64,30 @@ struct OwnedSlots {
   uint64_t owner = 0;
 };
 
+// Forward.flags bits (PROTOCOL.md, FORWARD).
+constexpr uint32_t kForwardResp3 = 1;  // reply in RESP3 (the client said HELLO 3)
+constexpr uint32_t kForwardLocal = 2;  // run on the receiver only, never routed on
+
 class ClusterNode {
  public:
+  // Runs a forwarded command and calls `done` with its RESP reply bytes.
+  using ForwardHandler =
+      std::function<void(const Forward& request, std::function<void(std::string)> done)>;
+
   // Loads dir/cluster.state, or makes and saves a one-node ring if there is
   // none or it does not name this node (a node whose id changed, e.g. with
   // `storage memory`, starts over as a cluster of one). Corruption if the
-  // file is damaged; IOError if it cannot be written.
+  // file is damaged; IOError if it cannot be written. No networking yet.
   [[nodiscard]] static util::Status Open(NodeOptions options, std::unique_ptr<ClusterNode>* out);
+  ~ClusterNode();
+
+  // Listens on the bus port, dials known members, starts gossiping.
+  [[nodiscard]] util::Status Start(uv_loop_t* loop, ForwardHandler on_forward);
+  // Saves the state and closes the bus (shutdown).
+  void Close();
 
   uint64_t id() const { return options_.node_id; }
+  const NodeOptions& options() const { return options_; }
   const ring::Ring& ring() const { return ring_; }
   uint32_t PartitionOfSlot(uint32_t slot) const;
   uint64_t OwnerOfSlot(uint32_t slot) const;
@@ -59,10 +95,43 @@ class ClusterNode {
   // Every slot once, ascending, runs of one owner merged.
   std::vector<OwnedSlots> SlotRuns() const;
 
+  // Every member known (self first), with addresses and failure-detector
+  // state. Empty before Start... never: the membership exists from Open.
+  std::vector<MemberInfo> Members() const;
+  bool IsUp(uint64_t id) const;
+  BusStats bus_stats() const;
+
+  // CLUSTER MEET: handshake with the node at host:bus_port and add it.
+  void Meet(const std::string& host, uint16_t bus_port, std::function<void(util::Status)> done);
+  // CLUSTER FORGET.
+  [[nodiscard]] util::Status Forget(uint64_t id);
+  // Runs `argv` at node `owner` and calls `done` with its reply (RESP bytes)
+  // or the reason it could not (no link, timeout).
+  void Forward(uint64_t owner, std::vector<std::string> argv, uint32_t flags,
+               std::function<void(util::Status, std::string)> done);
+  // A new ring over every member that is up (claim.h: fewest moves), as
+  // the next epoch; nullopt-like empty ring and the reason if not possible.
+  [[nodiscard]] util::Status PlanRing(ring::Ring* out) const;
+  // Installs `ring` here (persisted) and gossips it.
+  [[nodiscard]] util::Status InstallRing(const ring::Ring& ring);
+
  private:
-  explicit ClusterNode(NodeOptions options) : options_(std::move(options)) {}
+  explicit ClusterNode(NodeOptions options);
+  void Log(const std::string& line) const;
+  void GossipTick();
+  void OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply);
+  void HandleEvents();
+  [[nodiscard]] util::Status Save();
+  void SyncBusPeers();
+
   NodeOptions options_;
   ring::Ring ring_;
+  util::Random rng_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<net::Timer> gossip_timer_;
+  ForwardHandler on_forward_;
+  uv_loop_t* loop_ = nullptr;
 };
 
 }  // namespace kv::cluster

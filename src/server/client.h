@@ -73,6 +73,14 @@ class Client {
   bool close_requested = false;
   // Input processing paused by back-pressure.
   bool paused = false;
+  // Waiting for other nodes to answer a forwarded command: no further
+  // input is processed until its reply is in, so replies keep their order.
+  bool awaiting = false;
+  // EXEC is running its queue: commands must run here, synchronously.
+  bool in_exec = false;
+  // Runs every command here, never forwarding (a command another node
+  // forwarded to this one).
+  bool execute_locally = false;
 
   int64_t created_ms() const { return created_ms_; }
   int64_t last_interaction_ms = 0;

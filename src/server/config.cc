@@ -169,6 +169,12 @@ Config::Config() {
       IntDirective("cluster-partitions", "256", false, &Values::cluster_partitions, 1, 16384));
   directives_.push_back(
       StringDirective("cluster-announce-ip", "\"\"", false, &Values::cluster_announce_ip));
+  directives_.push_back(
+      IntDirective("gossip-interval-ms", "100", false, &Values::gossip_interval_ms, 10, 60000));
+  directives_.push_back(
+      IntDirective("node-timeout-ms", "5000", false, &Values::node_timeout_ms, 100, 3600000));
+  directives_.push_back(
+      IntDirective("request-timeout-ms", "5000", true, &Values::request_timeout_ms, 10, 3600000));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,
                                      &Values::proto_max_bulk_len, 1024 * 1024, INT64_MAX));
   directives_.push_back(MemDirective("max-value-bytes", "1mb", true, &Values::max_value_bytes, 1,

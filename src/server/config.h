@@ -59,6 +59,9 @@ struct ConfigValues {
   int64_t cluster_weight = 1;
   int64_t cluster_partitions = 256;
   std::string cluster_announce_ip;
+  int64_t gossip_interval_ms = 100;
+  int64_t node_timeout_ms = 5000;
+  int64_t request_timeout_ms = 5000;
 };
 
 class Config {

@@ -58,6 +58,25 @@ bool PlanFanout(const Command& cmd, const Argv& argv,
   return true;
 }
 
+bool PlanClusterWide(const Command& cmd, const Argv& argv, const std::vector<uint64_t>& nodes,
+                     FanoutPlan* plan) {
+  if (strcmp(cmd.name, "dbsize") == 0) {
+    plan->merge = Merge::kSumIntegers;
+  } else if (strcmp(cmd.name, "flushall") == 0 || strcmp(cmd.name, "flushdb") == 0) {
+    plan->merge = Merge::kAllOk;
+  } else if (strcmp(cmd.name, "keys") == 0) {
+    plan->merge = Merge::kConcatArrays;
+  } else {
+    return false;
+  }
+  plan->keys = 0;
+  plan->parts.clear();
+  for (uint64_t node : nodes) {
+    plan->parts.push_back(FanoutPart{node, std::vector<std::string>(argv.begin(), argv.end()), {}});
+  }
+  return true;
+}
+
 bool MergeReplies(const FanoutPlan& plan, const std::vector<std::string>& replies,
                   std::string* out) {
   out->clear();
@@ -93,6 +112,16 @@ bool MergeReplies(const FanoutPlan& plan, const std::vector<std::string>& replie
       }
       *out = "+OK\r\n";
       return true;
+    case Merge::kConcatArrays: {
+      std::vector<std::string_view> all, elements;
+      for (const std::string& r : replies) {
+        if (!resp::ArrayElements(r, &elements)) return shape_error();
+        all.insert(all.end(), elements.begin(), elements.end());
+      }
+      *out = "*" + std::to_string(all.size()) + "\r\n";
+      for (std::string_view e : all) out->append(e);
+      return true;
+    }
     case Merge::kArrayInOrder: {
       std::vector<std::string_view> slots(plan.keys);
       std::vector<std::string_view> elements;

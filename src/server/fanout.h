@@ -23,7 +23,8 @@ enum class Merge {
   kSingle,        // one part: its reply is the reply
   kArrayInOrder,  // MGET: each part's array elements go back to their keys' places
   kSumIntegers,   // DEL, UNLINK, EXISTS: the sum of the parts' integers
-  kAllOk,         // MSET: +OK once every part said +OK
+  kAllOk,         // MSET, FLUSHALL: +OK once every part said +OK
+  kConcatArrays,  // KEYS: every part's elements, part after part
 };
 
 struct FanoutPart {
@@ -46,6 +47,12 @@ struct FanoutPlan {
 bool PlanFanout(const Command& cmd, const Argv& argv,
                 const std::function<uint64_t(std::string_view key)>& owner_of, FanoutPlan* plan,
                 std::string* error);
+
+// For a keyless command that covers the whole cluster (DBSIZE, FLUSHALL,
+// FLUSHDB, KEYS): the same command to every node in `nodes`. False if
+// `cmd` is not one of them.
+bool PlanClusterWide(const Command& cmd, const Argv& argv, const std::vector<uint64_t>& nodes,
+                     FanoutPlan* plan);
 
 // The client's reply from the parts' replies (RESP bytes, one per part in
 // plan order), or the first part's error if any part failed. False with

@@ -245,6 +245,17 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
   return 0;
 }
 
+uint64_t Keyspace::CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot) {
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
+  std::string start;
+  storage::MakeStorageKey(static_cast<uint16_t>(first_slot), "", &start);
+  uint64_t n = 0;
+  for (it->Seek(start); it->Valid() && storage::StorageKeySlot(it->key()) < end_slot; it->Next()) {
+    n++;
+  }
+  return n;
+}
+
 void Keyspace::ForEachKey(const std::function<void(std::string_view)>& emit) {
   std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
   storage::RecordView rec;

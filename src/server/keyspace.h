@@ -71,6 +71,9 @@ class Keyspace {
   // they stay valid across restarts and rehashing: every key present for
   // the whole scan is returned at least once.
   uint64_t Scan(uint64_t cursor, size_t count, const std::function<void(std::string_view)>& emit);
+  // Stored records (live or not yet compacted away) whose slot is in
+  // [first_slot, end_slot): what a partition move would have to carry.
+  uint64_t CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot);
   // Calls `emit` for every live key in storage-key order.
   void ForEachKey(const std::function<void(std::string_view)>& emit);
 

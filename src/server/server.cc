@@ -8,10 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
+#include "resp/reply_reader.h"
 #include "storage/lsm_engine.h"
 #include "storage/memory_engine.h"
 #include "util/clock.h"
+#include "util/crc16.h"
 #include "util/log.h"
 #include "util/random.h"
 
@@ -204,6 +207,23 @@ util::Status Server::Start() {
   co.weight = static_cast<uint32_t>(v.cluster_weight);
   co.partitions = static_cast<uint32_t>(v.cluster_partitions);
   co.log = [](const std::string& msg) { KV_LOG_NOTICE("cluster: %s", msg.c_str()); };
+  co.cluster_name = v.cluster_name;
+  co.secret = v.cluster_secret;
+  co.host = v.cluster_announce_ip;
+  if (co.host.empty()) {
+    co.host = "127.0.0.1";
+    if (v.bind.size() == 1) {
+      std::string b = v.bind[0];
+      if (!b.empty() && b[0] == '-') b.erase(0, 1);
+      if (b != "*" && b != "::" && b != "0.0.0.0" && b != "::*") co.host = b;
+    }
+  }
+  co.port = static_cast<uint16_t>(v.port);
+  co.bus_port = static_cast<uint16_t>(bus_port());
+  co.bind = v.bind;
+  co.gossip_interval_ms = static_cast<int>(v.gossip_interval_ms);
+  co.node_timeout_ms = static_cast<int>(v.node_timeout_ms);
+  co.request_timeout_ms = static_cast<int>(v.request_timeout_ms);
   os = cluster::ClusterNode::Open(std::move(co), &cluster_);
   if (!os.ok()) return util::Status::IOError("can't open cluster state: " + os.ToString());
 
@@ -211,6 +231,12 @@ util::Status Server::Start() {
   util::Status s =
       listener_->Listen(v.bind, static_cast<int>(v.port), static_cast<int>(v.tcp_backlog));
   if (!s.ok()) return s;
+
+  s = cluster_->Start(&loop_,
+                      [this](const cluster::Forward& f, std::function<void(std::string)> done) {
+                        RunForwarded(f, std::move(done));
+                      });
+  if (!s.ok()) return util::Status::IOError("can't start the cluster bus: " + s.ToString());
 
   flush_hook_ = std::make_unique<net::CheckHook>(&loop_, [this] { FlushPending(); });
   cron_timer_ = std::make_unique<net::Timer>(&loop_, [this] { Cron(); });
@@ -262,6 +288,7 @@ void Server::RequestShutdown(const char* reason) {
   shutting_down_ = true;
   KV_LOG_WARNING("%s", reason);
   if (listener_) listener_->Close();
+  if (cluster_) cluster_->Close();
   if (persistence_) {
     persistence_->FlushToOs();
     persistence_->Close();
@@ -360,7 +387,7 @@ void Server::OnClosed(net::Connection* conn) {
 }
 
 void Server::ProcessInput(Client& c) {
-  if (c.close_requested || c.paused) return;
+  if (c.close_requested || c.paused || c.awaiting) return;
   if (lsm_ != nullptr && lsm_->WriteStalled()) {
     // Flushes fell behind: stop taking requests instead of growing memory.
     // The engine's background thread wakes us when it catches up.
@@ -403,6 +430,7 @@ void Server::ProcessInput(Client& c) {
       done = in.size();
       break;
     }
+    if (c.awaiting) break;  // the rest waits for the forwarded reply
   }
   in.Consume(done);
   if (c.close_requested) return;
@@ -456,7 +484,105 @@ void Server::Dispatch(Client& c, const Argv& argv) {
     return;
   }
   c.last_command = cmd->name;
+  if (!c.execute_locally && cluster_->ring().members().size() > 1 && Route(c, *cmd, argv)) return;
   cmd->handler(*this, c, argv);
+}
+
+bool Server::Route(Client& c, const Command& cmd, const Argv& argv) {
+  FanoutPlan plan;
+  if (cmd.first_key > 0) {
+    std::string error;
+    const cluster::ClusterNode& node = *cluster_;
+    if (!PlanFanout(
+            cmd, argv,
+            [&node](std::string_view key) { return node.OwnerOfSlot(util::KeySlot(key)); }, &plan,
+            &error)) {
+      ReplyError(c, error);
+      return true;
+    }
+    if (plan.parts.size() == 1 && plan.parts[0].owner == cluster_->id()) return false;
+  } else {
+    std::vector<uint64_t> nodes;
+    for (const ring::Member& m : cluster_->ring().members()) nodes.push_back(m.id);
+    if (!PlanClusterWide(cmd, argv, nodes, &plan)) return false;
+  }
+  if (c.in_exec || c.in_multi) {
+    ReplyError(c, "ERR transactions run on one node: this command's keys are on other nodes");
+    return true;
+  }
+  StartFanout(c, std::move(plan));
+  return true;
+}
+
+std::string Server::RunHere(const std::vector<std::string>& argv, int protocol) {
+  util::Buffer out;
+  Client internal(0, &out, &parse_limits_, protocol, "cluster", keyspace_->now_ms());
+  internal.execute_locally = true;
+  Argv args(argv.begin(), argv.end());
+  Dispatch(internal, args);
+  return std::string(out.view());
+}
+
+void Server::StartFanout(Client& c, FanoutPlan plan) {
+  struct State {
+    FanoutPlan plan;
+    std::vector<std::string> replies;
+    size_t pending = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->plan = std::move(plan);
+  state->replies.resize(state->plan.parts.size());
+  state->pending = state->plan.parts.size();
+  const uint64_t client_id = c.id();
+  const int protocol = c.protocol();
+  c.awaiting = true;
+  auto finish_part = [this, state, client_id](size_t i, std::string reply) {
+    state->replies[i] = std::move(reply);
+    if (--state->pending > 0) return;
+    std::string merged;
+    MergeReplies(state->plan, state->replies, &merged);
+    FinishAwaiting(client_id, merged);
+  };
+  for (size_t i = 0; i < state->plan.parts.size(); i++) {
+    FanoutPart& part = state->plan.parts[i];
+    if (part.owner == cluster_->id()) {
+      finish_part(i, RunHere(part.argv, protocol));
+      continue;
+    }
+    uint32_t flags = cluster::kForwardLocal | (protocol == 3 ? cluster::kForwardResp3 : 0);
+    const uint64_t owner = part.owner;
+    cluster_->Forward(owner, std::move(part.argv), flags,
+                      [finish_part, i, owner](util::Status s, std::string reply) {
+                        if (!s.ok()) {
+                          reply = "-CLUSTERDOWN node " + cluster::NodeIdText(owner) +
+                                  " did not answer: " + s.message() + "\r\n";
+                        }
+                        finish_part(i, std::move(reply));
+                      });
+  }
+}
+
+void Server::FinishAwaiting(uint64_t client_id, const std::string& reply) {
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return;  // closed meanwhile
+  Client& c = *it->second;
+  c.awaiting = false;
+  if (resp::IsErrorReply(reply)) stats_.error_replies++;
+  c.reply().Raw(reply);
+  MarkPendingFlush(c);
+  // Pipelined commands behind the forwarded one run now.
+  ProcessInput(c);
+}
+
+void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done) {
+  keyspace_->set_now_ms(util::WallMs());
+  std::string reply = RunHere(f.argv, (f.flags & cluster::kForwardResp3) ? 3 : 2);
+  if (persistence_ && persistence_->HoldReplies()) {
+    // appendfsync always: acknowledged only once durable, as for a client.
+    held_forwards_.emplace_back(std::move(done), std::move(reply));
+    return;
+  }
+  done(std::move(reply));
 }
 
 void Server::ReplyError(Client& c, std::string_view message) {
@@ -490,7 +616,7 @@ void Server::FlushPending() {
     }
   }
   std::vector<Client*> batch;
-  while (!pending_flush_.empty()) {
+  while (!pending_flush_.empty() || !held_forwards_.empty()) {
     if (persistence_) {
       // Every round: commands run by a resumed client below wrote too.
       persistence_->FlushToOs();
@@ -498,6 +624,7 @@ void Server::FlushPending() {
       // its completion calls FlushPending again.
       if (persistence_->HoldReplies()) return;
     }
+    for (auto& [done, reply] : std::exchange(held_forwards_, {})) done(std::move(reply));
     batch.clear();
     batch.swap(pending_flush_);
     for (Client* c : batch) {

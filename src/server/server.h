@@ -23,6 +23,7 @@
 #include "server/client.h"
 #include "server/command_table.h"
 #include "server/config.h"
+#include "server/fanout.h"
 #include "server/keyspace.h"
 #include "server/persistence.h"
 
@@ -77,8 +78,17 @@ class Server : public net::Connection::Handler {
   void ApplyConfig();
   // Writes an error reply and counts it. `message` starts with the code.
   void ReplyError(Client& c, std::string_view message);
-  // Runs one command for `client` (also used by EXEC).
+  // Runs one command for `client` (also used by EXEC). A command on keys
+  // other nodes own is forwarded to them (the client waits for the reply).
   void Dispatch(Client& client, const Argv& argv);
+  // Runs a command another node forwarded here; `done` gets its RESP reply
+  // (under appendfsync always, once the write is durable).
+  void RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done);
+  // For handlers that answer later (CLUSTER MEET): the client processes no
+  // more input until FinishAwaiting gives it `reply` (RESP bytes); a client
+  // that closed meanwhile is skipped.
+  void BeginAwaiting(Client& c) { c.awaiting = true; }
+  void FinishAwaiting(uint64_t client_id, const std::string& reply);
   // Closes a client after its pending output is written.
   void CloseClientAfterReply(Client& c);
   void KillClient(Client& c);
@@ -98,6 +108,15 @@ class Server : public net::Connection::Handler {
   void Cron();
   [[nodiscard]] util::Status OpenStorage(uint64_t* node_id);
   void ResumeStalledClients();
+  // Forwards or fans out `argv` if its keys (or, for DBSIZE, FLUSHALL,
+  // KEYS, the whole cluster) are not all here. True if it did (or replied
+  // with an error): the caller must not run the command.
+  bool Route(Client& c, const Command& cmd, const Argv& argv);
+  // Sends each part to its node (running ours here), then gives the
+  // merged reply to client `client_id` if it is still connected.
+  void StartFanout(Client& c, FanoutPlan plan);
+  // Runs `argv` here in a connectionless client; its RESP reply.
+  std::string RunHere(const std::vector<std::string>& argv, int protocol);
   bool CheckOutputLimits(Client& c);
 
   uv_loop_t loop_;
@@ -116,6 +135,9 @@ class Server : public net::Connection::Handler {
   std::vector<std::unique_ptr<net::SignalWatcher>> signals_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::vector<Client*> pending_flush_;
+  // Replies to forwarded commands waiting for the fsync that covers them
+  // (appendfsync always).
+  std::vector<std::pair<std::function<void(std::string)>, std::string>> held_forwards_;
   uint64_t next_client_id_ = 1;
   ServerStats stats_;
   std::string run_id_;

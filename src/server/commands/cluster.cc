@@ -2,9 +2,13 @@
 // cluster-aware clients (redis-py's RedisCluster, ioredis, redis-benchmark
 // --cluster) find the owner of every slot, plus kv's own RING.
 #include <cinttypes>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cluster/cluster_node.h"
+#include "resp/reply_reader.h"
 #include "ring/partition.h"
 #include "server/client.h"
 #include "server/commands/commands.h"
@@ -22,17 +26,27 @@ struct NodeAddress {
   int bus_port = 0;
 };
 
-// Where a member is reached. Today every member is this node; peers come
-// with membership.
+// Where a member is reached: our own address as the asking client sees it,
+// a peer's as its gossip announces it.
 NodeAddress AddressOf(Server& server, Client& client, uint64_t id) {
   NodeAddress a;
   if (id == server.cluster().id()) {
     a.ip = server.AnnounceIp(client);
     a.port = static_cast<int>(server.config().values().port);
     a.bus_port = server.bus_port();
+    return a;
+  }
+  for (const cluster::MemberInfo& m : server.cluster().Members()) {
+    if (m.node_id == id) {
+      a.ip = m.host;
+      a.port = m.port;
+      a.bus_port = m.bus_port;
+    }
   }
   return a;
 }
+
+std::string ErrorReply(const std::string& message) { return "-" + message + "\r\n"; }
 
 std::string SlotRangeText(const cluster::OwnedSlots& r) {
   if (r.first == r.last) return std::to_string(r.first);
@@ -56,7 +70,7 @@ void Info(Server& server, Client& client) {
   line("cluster_slots_ok", std::to_string(util::kSlotCount));
   line("cluster_slots_pfail", "0");
   line("cluster_slots_fail", "0");
-  line("cluster_known_nodes", std::to_string(ring.members().size()));
+  line("cluster_known_nodes", std::to_string(node.Members().size()));
   line("cluster_size", std::to_string(owners));
   line("cluster_current_epoch", std::to_string(ring.epoch()));
   line("cluster_my_epoch", std::to_string(ring.epoch()));
@@ -74,13 +88,23 @@ void Nodes(Server& server, Client& client) {
   const cluster::ClusterNode& node = server.cluster();
   std::vector<cluster::OwnedSlots> runs = node.SlotRuns();
   std::string text;
-  for (const ring::Member& m : node.ring().members()) {
-    NodeAddress a = AddressOf(server, client, m.id);
-    text += cluster::NodeIdText(m.id) + " " + a.ip + ":" + std::to_string(a.port) + "@" +
-            std::to_string(a.bus_port) + " " + (m.id == node.id() ? "myself,master" : "master") +
-            " - 0 0 " + std::to_string(node.ring().epoch()) + " connected";
+  for (const cluster::MemberInfo& m : node.Members()) {
+    if (m.state == cluster::MemberState::kLeft) continue;
+    NodeAddress a = AddressOf(server, client, m.node_id);
+    // Redis's flags: "fail" once confirmed down, "fail?" while only
+    // suspected here.
+    std::string flags = m.is_self ? "myself,master" : "master";
+    if (m.state == cluster::MemberState::kDown) {
+      flags += ",fail";
+    } else if (m.suspected) {
+      flags += ",fail?";
+    }
+    const bool up = m.is_self || (m.state != cluster::MemberState::kDown && !m.suspected);
+    text += cluster::NodeIdText(m.node_id) + " " + a.ip + ":" + std::to_string(a.port) + "@" +
+            std::to_string(a.bus_port) + " " + flags + " - 0 0 " +
+            std::to_string(node.ring().epoch()) + (up ? " connected" : " disconnected");
     for (const auto& r : runs) {
-      if (r.owner == m.id) text += " " + SlotRangeText(r);
+      if (r.owner == m.node_id) text += " " + SlotRangeText(r);
     }
     text += "\n";
   }
@@ -168,11 +192,17 @@ void Help(Client& client) {
       "    Return information about the cluster.",
       "KEYSLOT <key>",
       "    Return the hash slot for <key>.",
+      "FORGET <node-id>",
+      "    Remove a node that owns no partitions from the cluster.",
+      "MEET <ip> <port> [<bus-port>]",
+      "    Connect this node to the node at <ip>:<port> (bus port <port>+10000 unless given).",
       "MYID",
       "    Return the node id.",
       "NODES",
       "    Return cluster configuration seen by node. Output format:",
       "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+      "REBALANCE [DRYRUN]",
+      "    Claim partitions for every node that is up; DRYRUN lists the moves only.",
       "RING",
       "    Return the partition map: [partition, first slot, last slot, owner id, address].",
       "SHARDS",
@@ -185,6 +215,161 @@ void Help(Client& client) {
   };
   client.reply().ArrayHeader(std::size(kLines));
   for (const char* l : kLines) client.reply().Simple(l);
+}
+
+void Meet(Server& server, Client& client, const Argv& argv) {
+  int64_t port = 0, bus_port = 0;
+  if (!util::ParseInt64(argv[3], &port) || port <= 0 || port > 65535) {
+    server.ReplyError(client, "ERR Invalid node address specified: " + std::string(argv[2]) + ":" +
+                                  std::string(argv[3]));
+    return;
+  }
+  bus_port = port + 10000;
+  if (argv.size() == 5 &&
+      (!util::ParseInt64(argv[4], &bus_port) || bus_port <= 0 || bus_port > 65535)) {
+    server.ReplyError(client, "ERR Invalid bus port specified: " + std::string(argv[4]));
+    return;
+  }
+  const uint64_t id = client.id();
+  const std::string address = std::string(argv[2]) + ":" + std::to_string(bus_port);
+  server.BeginAwaiting(client);
+  server.cluster().Meet(
+      std::string(argv[2]), static_cast<uint16_t>(bus_port),
+      [&server, id, address](util::Status s) {
+        server.FinishAwaiting(
+            id, s.ok() ? std::string("+OK\r\n")
+                       : ErrorReply("ERR can't meet " + address + ": " + s.message()));
+      });
+}
+
+void Forget(Server& server, Client& client, std::string_view text) {
+  uint64_t id = 0;
+  if (!cluster::ParseNodeId(text, &id)) {
+    server.ReplyError(client, "ERR Unknown node " + std::string(text));
+    return;
+  }
+  if (id == server.cluster().id()) {
+    server.ReplyError(client, "ERR I tried hard but I can't forget myself...");
+    return;
+  }
+  util::Status s = server.cluster().Forget(id);
+  if (!s.ok()) {
+    server.ReplyError(
+        client, (s.IsNotFound() ? "ERR Unknown node " + std::string(text) : "ERR " + s.message()));
+    return;
+  }
+  client.reply().Ok();
+}
+
+// Internal (sent by REBALANCE to other nodes): records stored here in the
+// given partitions.
+void PartitionRecords(Server& server, Client& client, const Argv& argv) {
+  const uint32_t q = server.cluster().ring().partitions();
+  uint64_t n = 0;
+  for (size_t i = 2; i < argv.size(); i++) {
+    int64_t p = 0;
+    if (!util::ParseInt64(argv[i], &p) || p < 0 || p >= q) {
+      server.ReplyError(client, "ERR Invalid partition " + std::string(argv[i]));
+      return;
+    }
+    ring::SlotRange r = ring::SlotsOfPartition(static_cast<uint32_t>(p), q);
+    n += server.keyspace().CountRecordsInSlots(r.begin, r.end);
+  }
+  client.reply().Integer(static_cast<int64_t>(n));
+}
+
+// REBALANCE [DRYRUN]: a new ring over every member that is up, claimed
+// with the fewest moves. DRYRUN replies the plan, one [partition, from,
+// to] per move. Otherwise the ring is installed here and spreads by
+// gossip, once every node that gives up a partition has confirmed it holds
+// no data there: streaming moved partitions to their new owner comes with
+// the transfer work, and until then a move that would strand data is
+// refused rather than lose it.
+void Rebalance(Server& server, Client& client, const Argv& argv) {
+  const bool dry_run = argv.size() == 3 && util::EqualsIgnoreCase(argv[2], "DRYRUN");
+  if (argv.size() == 3 && !dry_run) {
+    server.ReplyError(client, "ERR syntax error");
+    return;
+  }
+  ring::Ring next;
+  util::Status s = server.cluster().PlanRing(&next);
+  if (!s.ok()) {
+    server.ReplyError(client, "ERR " + s.message());
+    return;
+  }
+  std::vector<ring::Move> moves = ring::Moves(server.cluster().ring(), next);
+  if (dry_run) {
+    client.reply().ArrayHeader(moves.size());
+    for (const ring::Move& m : moves) {
+      client.reply().ArrayHeader(3);
+      client.reply().Integer(m.partition);
+      client.reply().Bulk(cluster::NodeIdText(m.from));
+      client.reply().Bulk(cluster::NodeIdText(m.to));
+    }
+    return;
+  }
+  if (moves.empty() && next.members() == server.cluster().ring().members()) {
+    client.reply().Integer(0);
+    return;
+  }
+  // Ask every node that gives partitions up how many records it holds there.
+  std::map<uint64_t, std::vector<std::string>> asks;
+  for (const ring::Move& m : moves) {
+    auto& argv_for = asks[m.from];
+    if (argv_for.empty()) argv_for = {"CLUSTER", "PARTITIONRECORDS"};
+    argv_for.push_back(std::to_string(m.partition));
+  }
+  struct State {
+    size_t pending = 0;
+    uint64_t records = 0;
+    std::string error;
+  };
+  auto state = std::make_shared<State>();
+  state->pending = asks.size() + 1;
+  const uint64_t id = client.id();
+  const size_t move_count = moves.size();
+  auto finish = [&server, state, id, next, move_count] {
+    if (--state->pending > 0) return;
+    std::string reply;
+    if (!state->error.empty()) {
+      reply = ErrorReply("ERR " + state->error);
+    } else if (state->records > 0) {
+      reply = ErrorReply("ERR " + std::to_string(state->records) +
+                         " records are stored in partitions that would move; moving data "
+                         "between nodes is not implemented yet, so the ring is left as it is");
+    } else {
+      util::Status is = server.cluster().InstallRing(next);
+      reply = is.ok() ? ":" + std::to_string(move_count) + "\r\n"
+                      : ErrorReply("ERR can't install the ring: " + is.message());
+    }
+    server.FinishAwaiting(id, reply);
+  };
+  server.BeginAwaiting(client);
+  for (auto& [node, ask] : asks) {
+    if (node == server.cluster().id()) {
+      const uint32_t q = server.cluster().ring().partitions();
+      for (size_t i = 2; i < ask.size(); i++) {
+        ring::SlotRange r = ring::SlotsOfPartition(static_cast<uint32_t>(std::stoul(ask[i])), q);
+        state->records += server.keyspace().CountRecordsInSlots(r.begin, r.end);
+      }
+      finish();
+      continue;
+    }
+    server.cluster().Forward(
+        node, ask, cluster::kForwardLocal,
+        [state, finish, node](util::Status st, std::string reply) {
+          int64_t n = 0;
+          if (!st.ok()) {
+            state->error = "node " + cluster::NodeIdText(node) + " did not answer: " + st.message();
+          } else if (!resp::IntegerValue(reply, &n)) {
+            state->error = "node " + cluster::NodeIdText(node) + " answered " + reply.substr(0, 80);
+          } else {
+            state->records += static_cast<uint64_t>(n);
+          }
+          finish();
+        });
+  }
+  finish();
 }
 
 }  // namespace
@@ -213,6 +398,22 @@ void ClusterCmd(Server& server, Client& client, const Argv& argv) {
     if (arity(3)) client.reply().Integer(util::KeySlot(argv[2]));
   } else if (is("RING")) {
     if (arity(2)) Ring(server, client);
+  } else if (is("MEET")) {
+    if (argv.size() == 4 || argv.size() == 5) {
+      Meet(server, client, argv);
+    } else {
+      arity(4);
+    }
+  } else if (is("FORGET")) {
+    if (arity(3)) Forget(server, client, argv[2]);
+  } else if (is("REBALANCE")) {
+    if (argv.size() <= 3) {
+      Rebalance(server, client, argv);
+    } else {
+      arity(3);
+    }
+  } else if (is("PARTITIONRECORDS")) {
+    PartitionRecords(server, client, argv);
   } else if (is("HELP")) {
     Help(client);
   } else {

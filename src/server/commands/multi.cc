@@ -33,10 +33,12 @@ void Exec(Server& server, Client& client, const Argv&) {
   }
   client.reply().ArrayHeader(queue.size());
   Argv args;
+  client.in_exec = true;
   for (const std::vector<std::string>& cmd : queue) {
     args.assign(cmd.begin(), cmd.end());
     server.Dispatch(client, args);
   }
+  client.in_exec = false;
 }
 
 void Discard(Server& server, Client& client, const Argv&) {
