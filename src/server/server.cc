@@ -197,6 +197,11 @@ util::Status Server::Start() {
   if (!MakeDirs(v.dir)) {
     return util::Status::IOError("can't create data directory '" + v.dir + "': " + strerror(errno));
   }
+  if (v.cluster_port == 0 && v.port + 10000 > 65535) {
+    return util::Status::InvalidArgument(
+        "the cluster bus port would be port + 10000 = " + std::to_string(v.port + 10000) +
+        ", over 65535: set cluster-port");
+  }
   uint64_t node_id = 0;
   util::Status os = OpenStorage(&node_id);
   if (!os.ok()) return os;
@@ -570,8 +575,10 @@ void Server::FinishAwaiting(uint64_t client_id, const std::string& reply) {
   if (resp::IsErrorReply(reply)) stats_.error_replies++;
   c.reply().Raw(reply);
   MarkPendingFlush(c);
-  // Pipelined commands behind the forwarded one run now.
-  ProcessInput(c);
+  // Pipelined commands behind the forwarded one run from the flush hook,
+  // never from here: this may be called inside the client's own
+  // ProcessInput (an answer that needed no other node).
+  resume_input_.push_back(client_id);
 }
 
 void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done) {
@@ -614,6 +621,10 @@ void Server::FlushPending() {
       exit_code_ = 1;
       return;
     }
+  }
+  for (uint64_t id : std::exchange(resume_input_, {})) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) ProcessInput(*it->second);
   }
   std::vector<Client*> batch;
   while (!pending_flush_.empty() || !held_forwards_.empty()) {

@@ -135,6 +135,8 @@ class Server : public net::Connection::Handler {
   std::vector<std::unique_ptr<net::SignalWatcher>> signals_;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::vector<Client*> pending_flush_;
+  // Clients whose awaited reply came in: their buffered input runs next.
+  std::vector<uint64_t> resume_input_;
   // Replies to forwarded commands waiting for the fsync that covers them
   // (appendfsync always).
   std::vector<std::pair<std::function<void(std::string)>, std::string>> held_forwards_;

@@ -78,6 +78,29 @@ int PickFreePort() {
   return ntohs(addr.sin_port);
 }
 
+// True if nothing listens on 127.0.0.1:port now.
+bool PortFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// A free client port whose cluster bus port (port + 10000, kv's default)
+// is free too.
+int PickFreeServerPort() {
+  for (int attempt = 0; attempt < 200; attempt++) {
+    int port = PickFreePort();
+    if (port + 10000 <= 65535 && PortFree(port + 10000)) return port;
+  }
+  throw std::runtime_error("no free port pair (port, port + 10000) on 127.0.0.1");
+}
+
 std::string ReadTail(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -159,7 +182,7 @@ bool ServerProcess::StartOnce(std::string* error, bool fresh_dir, bool wait_for_
   pid_ = -1;
   exit_status_.reset();
   signal_sent_ = 0;
-  port_ = PickFreePort();
+  port_ = PickFreeServerPort();
   if (fresh_dir) {
     char tmpl[] = "/tmp/kv-it-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {

@@ -1,0 +1,262 @@
+// Several real kv-server processes on loopback forming one cluster: gossip
+// convergence after CLUSTER MEET, a ring claimed by CLUSTER REBALANCE,
+// 10,000 keys written through random nodes and read back through others,
+// MGET and DBSIZE across nodes, a SIGKILLed node marked down by every other
+// node within a bounded time and back to normal after its restart, a bus
+// peer with the wrong cluster-secret refused and logged, and redis-py's
+// RedisCluster routing by CLUSTER SLOTS.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers/reply.h"
+#include "helpers/run_process.h"
+#include "helpers/server_process.h"
+
+using namespace kv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> NodeArgs(const std::string& secret) {
+  return {"--cluster-secret",     secret, "--cluster-partitions", "64",
+          "--node-timeout-ms",    "1500", "--gossip-interval-ms", "50",
+          "--request-timeout-ms", "1000"};
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t end = s.find('\n', pos);
+    if (end == std::string::npos) end = s.size();
+    if (end > pos) out.push_back(s.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string InfoField(const std::string& info, const std::string& name) {
+  for (std::string line : Lines(info)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind(name + ":", 0) == 0) return line.substr(name.size() + 1);
+  }
+  return "";
+}
+
+// The CLUSTER NODES line of the node listening on `port`, as `viewer` sees it.
+std::string NodesLine(const ServerProcess& viewer, int port) {
+  std::string nodes = Call(viewer.Connect(), {"CLUSTER", "NODES"}).str;
+  for (const std::string& l : Lines(nodes)) {
+    if (l.find(" 127.0.0.1:" + std::to_string(port) + "@") != std::string::npos) return l;
+  }
+  return "";
+}
+
+bool SeesAllUp(const ServerProcess& viewer,
+               const std::vector<std::unique_ptr<ServerProcess>>& all) {
+  for (const auto& s : all) {
+    std::string l = NodesLine(viewer, s->port());
+    if (l.empty() || l.find("fail") != std::string::npos) return false;
+  }
+  return true;
+}
+
+std::string Key(int i) { return "key:" + std::to_string(i); }
+std::string Value(int i) { return "value-" + std::to_string(i * 7919); }
+
+// Sends `commands` pipelined and returns the replies in order.
+std::vector<Reply> Pipeline(const Conn& c, const std::vector<std::vector<std::string>>& commands) {
+  for (const auto& cmd : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : cmd) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    REQUIRE(redisAppendCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(),
+                                   lens.data()) == REDIS_OK);
+  }
+  std::vector<Reply> out;
+  for (size_t i = 0; i < commands.size(); i++) {
+    void* r = nullptr;
+    REQUIRE_MESSAGE(redisGetReply(c.get(), &r) == REDIS_OK, c->errstr);
+    out.push_back(FromHiredis(static_cast<redisReply*>(r), c.get()));
+    freeReplyObject(r);
+  }
+  return out;
+}
+
+// Starts `n` nodes, MEETs them from the first, waits for every node to see
+// every other up, rebalances, and waits for every node to hold the new ring.
+std::vector<std::unique_ptr<ServerProcess>> StartCluster(int n) {
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int i = 0; i < n; i++) nodes.push_back(std::make_unique<ServerProcess>(NodeArgs("t")));
+  Conn first = nodes[0]->Connect();
+  for (int i = 1; i < n; i++) {
+    REQUIRE(Call(first, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes[i]->port())}) ==
+            Status("OK"));
+  }
+  const auto t0 = Clock::now();
+  for (const auto& s : nodes) {
+    REQUIRE_MESSAGE(
+        WaitFor([&] { return SeesAllUp(*s, nodes); }, 20s),
+        "node " << s->port() << " sees: " << Call(s->Connect(), {"CLUSTER", "NODES"}).str);
+  }
+  MESSAGE("gossip converged on "
+          << n << " nodes in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
+          << " ms");
+  Reply moved = Call(first, {"CLUSTER", "REBALANCE"});
+  REQUIRE_MESSAGE(moved.type == Reply::Type::kInteger, moved);
+  CHECK(moved.integer > 0);
+  const std::string epoch = InfoField(Call(first, {"INFO", "cluster"}).str, "cluster_ring_epoch");
+  for (const auto& s : nodes) {
+    std::string info;
+    REQUIRE_MESSAGE(WaitFor(
+                        [&] {
+                          info = Call(s->Connect(), {"INFO", "cluster"}).str;
+                          return InfoField(info, "cluster_ring_epoch") == epoch &&
+                                 InfoField(info, "cluster_partitions_owned") != "0";
+                        },
+                        20s),
+                    "want ring epoch " << epoch << ", node " << s->port() << " has " << info);
+  }
+  return nodes;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "five nodes: gossip, routing from any node, MGET and DBSIZE across nodes, a killed "
+    "node marked down and back") {
+  auto nodes = StartCluster(5);
+  std::mt19937 rng(20261202);
+  const int kKeys = 10000;
+  std::vector<Conn> conns;
+  for (const auto& s : nodes) conns.push_back(s->Connect());
+
+  // Writes through random nodes, 100 per pipeline.
+  for (int base = 0; base < kKeys; base += 100) {
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = base; i < base + 100; i++) cmds.push_back({"SET", Key(i), Value(i)});
+    for (const Reply& r : Pipeline(conns[rng() % conns.size()], cmds)) {
+      REQUIRE_MESSAGE(r == Status("OK"), r);
+    }
+  }
+  // Reads through other random nodes.
+  int wrong = 0;
+  for (int base = 0; base < kKeys; base += 100) {
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = base; i < base + 100; i++) cmds.push_back({"GET", Key(i)});
+    std::vector<Reply> got = Pipeline(conns[rng() % conns.size()], cmds);
+    for (int i = 0; i < 100; i++) {
+      if (got[i] != Bulk(Value(base + i)) && ++wrong <= 5) {
+        FAIL_CHECK("GET " << Key(base + i) << " = " << got[i]);
+      }
+    }
+  }
+  CHECK(wrong == 0);
+  // Every node holds a share, and DBSIZE counts the whole cluster.
+  for (size_t n = 0; n < nodes.size(); n++) {
+    CHECK(Call(conns[n], {"DBSIZE"}) == Int(kKeys));
+    std::string ks = Call(conns[n], {"INFO", "keyspace"}).str;
+    CHECK_MESSAGE(ks.find("db0:keys=") != std::string::npos, "node " << n << " holds no keys");
+  }
+  std::vector<std::string> mget = {"MGET"};
+  std::vector<Reply> want;
+  for (int i = 0; i < 40; i++) {
+    int k = static_cast<int>(rng() % kKeys);
+    mget.push_back(Key(k));
+    want.push_back(Bulk(Value(k)));
+  }
+  mget.push_back("no-such-key");
+  want.push_back(Nil());
+  CHECK(Call(conns[2], mget) == Array(want));
+  CHECK(Call(conns[3], {"DEL", Key(1), Key(2), Key(3), "no-such-key"}) == Int(3));
+  CHECK(Call(conns[1], {"EXISTS", Key(1), Key(4), Key(5)}) == Int(2));
+
+  // SIGKILL one node: every other marks it down (fail) within a bounded time.
+  ServerProcess& victim = *nodes[4];
+  const int victim_port = victim.port();
+  // A key the victim owns, found from CLUSTER SLOTS... simpler: the one whose
+  // GET fails once it is down.
+  victim.Kill(SIGKILL);
+  const auto killed = Clock::now();
+  for (size_t n = 0; n < 4; n++) {
+    REQUIRE_MESSAGE(
+        WaitFor(
+            [&] { return NodesLine(*nodes[n], victim_port).find("fail ") != std::string::npos; },
+            20s),
+        "node " << n << " still sees " << NodesLine(*nodes[n], victim_port));
+  }
+  MESSAGE("killed node marked down by all 4 others after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
+          << " ms (node-timeout-ms 1500)");
+  // Its keys answer with an error, promptly, rather than hang; the rest work.
+  int down_errors = 0, served = 0;
+  std::vector<std::vector<std::string>> cmds;
+  for (int i = 100; i < 400; i++) cmds.push_back({"GET", Key(i)});
+  for (const Reply& r : Pipeline(conns[0], cmds)) {
+    if (r.type == Reply::Type::kError) {
+      CHECK(r.str.rfind("CLUSTERDOWN", 0) == 0);
+      down_errors++;
+    } else {
+      served++;
+    }
+  }
+  CHECK(down_errors > 0);
+  CHECK(served > 0);
+
+  // Restarted (same dir, same id): normal again everywhere, its keys back.
+  victim.Restart();
+  for (size_t n = 0; n < 5; n++) {
+    REQUIRE_MESSAGE(
+        WaitFor([&] { return SeesAllUp(*nodes[n], nodes); }, 20s),
+        "node " << n << " sees " << Call(nodes[n]->Connect(), {"CLUSTER", "NODES"}).str);
+  }
+  Conn again = nodes[0]->Connect();
+  for (int i = 100; i < 400; i++) CHECK(Call(again, {"GET", Key(i)}) == Bulk(Value(i)));
+}
+
+TEST_CASE("a bus peer with the wrong cluster-secret is refused and logged") {
+  ServerProcess a(NodeArgs("right-secret"));
+  ServerProcess b(NodeArgs("wrong-secret"));
+  Reply r = Call(b.Connect(), {"CLUSTER", "MEET", "127.0.0.1", std::to_string(a.port())});
+  REQUIRE(r.type == Reply::Type::kError);
+  CHECK_MESSAGE(r.str.find("can't meet") != std::string::npos, r);
+  CHECK(WaitFor(
+      [&] { return a.LogSinceStart().find("bad cluster-secret proof") != std::string::npos; }, 5s));
+  CHECK(Lines(Call(a.Connect(), {"CLUSTER", "NODES"}).str).size() == 1);
+  CHECK(Lines(Call(b.Connect(), {"CLUSTER", "NODES"}).str).size() == 1);
+}
+
+TEST_CASE("redis-py's RedisCluster routes every slot to its owner in a three-node cluster") {
+  auto nodes = StartCluster(3);
+  const std::string script = R"PY(
+import sys
+from redis.cluster import RedisCluster
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]))
+assert len(rc.get_nodes()) == 3, rc.get_nodes()
+for i in range(500):
+    assert rc.set(f"rc:{i}", str(i)) is True
+assert [rc.get(f"rc:{i}") for i in range(500)] == [str(i).encode() for i in range(500)]
+assert rc.mget_nonatomic([f"rc:{i}" for i in (1, 250, 499)]) == [b"1", b"250", b"499"]
+print("ok")
+)PY";
+  const char* python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  ProcessResult r = RunProcess({python, "-c", script, std::to_string(nodes[1]->port())}, "", 60s);
+  CHECK_MESSAGE(r.exit_code == 0, "stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.out == "ok\n");
+  CHECK(Call(nodes[2]->Connect(), {"DBSIZE"}) == Int(500));
+}
