@@ -227,10 +227,14 @@ void ClusterNode::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder 
       }
       GossipOutcome out = membership_->OnGossip(peer, g, MonotonicMs());
       if (out.newer_ring) {
-        if (out.newer_ring->FindMember(id()) == nullptr) {
-          // A ring made without us (another cluster of one, or one that
-          // removed us): never let it take our partitions.
-        } else {
+        // A ring that names us is ours. One that does not is taken only by
+        // a node still on its own one-node ring joining a real cluster
+        // (it then owns nothing and forwards every key until a rebalance
+        // gives it partitions); another node's one-node ring, or a ring
+        // that removed us, must never take our partitions.
+        const bool names_us = out.newer_ring->FindMember(id()) != nullptr;
+        const bool alone = ring_.members().size() == 1 && ring_.members()[0].id == id();
+        if (names_us || (alone && out.newer_ring->members().size() > 1)) {
           s = InstallRing(*out.newer_ring);
           if (!s.ok()) Log("can't install ring: " + s.ToString());
         }

@@ -3,8 +3,9 @@
 // detector, and the bus to the other nodes. Loaded from and saved to the
 // data dir (state_file.h); a node started for the first time is a cluster
 // of one that owns every partition. It gossips every gossip-interval-ms,
-// installs newer rings it hears of (only rings that name this node: a
-// stranger's one-node ring must not take our partitions), answers the
+// installs newer rings it hears of (rings that name this node, or, while
+// it is still alone, a real cluster's ring: a stranger's one-node ring must
+// never take our partitions), answers the
 // routing questions the server asks per command (who owns this slot?),
 // forwards commands to their owner, and gives the views CLUSTER NODES /
 // SLOTS / SHARDS print.
@@ -96,7 +97,7 @@ class ClusterNode {
   std::vector<OwnedSlots> SlotRuns() const;
 
   // Every member known (self first), with addresses and failure-detector
-  // state. Empty before Start... never: the membership exists from Open.
+  // state (the membership exists from Open on).
   std::vector<MemberInfo> Members() const;
   bool IsUp(uint64_t id) const;
   BusStats bus_stats() const;
@@ -109,8 +110,9 @@ class ClusterNode {
   // or the reason it could not (no link, timeout).
   void Forward(uint64_t owner, std::vector<std::string> argv, uint32_t flags,
                std::function<void(util::Status, std::string)> done);
-  // A new ring over every member that is up (claim.h: fewest moves), as
-  // the next epoch; nullopt-like empty ring and the reason if not possible.
+  // A new ring over every member that is up (claim.h: fewest moves), with
+  // an epoch above every epoch a member announced. InvalidArgument if the
+  // claim cannot be made.
   [[nodiscard]] util::Status PlanRing(ring::Ring* out) const;
   // Installs `ring` here (persisted) and gossips it.
   [[nodiscard]] util::Status InstallRing(const ring::Ring& ring);

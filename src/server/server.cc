@@ -581,6 +581,9 @@ void Server::FinishAwaiting(uint64_t client_id, const std::string& reply) {
   resume_input_.push_back(client_id);
 }
 
+// A forwarded write does not wait out an LSM write stall as a client's
+// does (the bus has no per-request pause yet); the stall still bounds this
+// node's own clients, and the bus link's back-pressure bounds the peers.
 void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done) {
   keyspace_->set_now_ms(util::WallMs());
   std::string reply = RunHere(f.argv, (f.flags & cluster::kForwardResp3) ? 3 : 2);

@@ -229,6 +229,36 @@ TEST_CASE(
   for (int i = 100; i < 400; i++) CHECK(Call(again, {"GET", Key(i)}) == Bulk(Value(i)));
 }
 
+TEST_CASE(
+    "a node met into a cluster with data adopts its ring and forwards; a rebalance that "
+    "would strand data is refused") {
+  auto nodes = StartCluster(3);
+  Conn c = nodes[0]->Connect();
+  for (int i = 0; i < 300; i++) REQUIRE(Call(c, {"SET", Key(i), Value(i)}) == Status("OK"));
+  ServerProcess fresh(NodeArgs("t"));
+  REQUIRE(Call(c, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(fresh.port())}) == Status("OK"));
+  const std::string epoch = InfoField(Call(c, {"INFO", "cluster"}).str, "cluster_ring_epoch");
+  Conn f = fresh.Connect();
+  std::string info;
+  REQUIRE_MESSAGE(WaitFor(
+                      [&] {
+                        info = Call(f, {"INFO", "cluster"}).str;
+                        return InfoField(info, "cluster_ring_epoch") == epoch;
+                      },
+                      20s),
+                  "the new node still has " << info);
+  CHECK(InfoField(info, "cluster_partitions_owned") == "0");
+  for (int i = 0; i < 300; i += 7) CHECK(Call(f, {"GET", Key(i)}) == Bulk(Value(i)));
+  CHECK(Call(f, {"DBSIZE"}) == Int(300));
+  Reply r = Call(c, {"CLUSTER", "REBALANCE"});
+  REQUIRE(r.type == Reply::Type::kError);
+  CHECK_MESSAGE(r.str.find("not implemented") != std::string::npos, r);
+  // Nothing moved: every key is still served, from every node.
+  for (int i = 0; i < 300; i += 11)
+    CHECK(Call(nodes[2]->Connect(), {"GET", Key(i)}) == Bulk(Value(i)));
+  CHECK(Call(c, {"CLUSTER", "REBALANCE", "DRYRUN"}).size() > 0);
+}
+
 TEST_CASE("a bus peer with the wrong cluster-secret is refused and logged") {
   ServerProcess a(NodeArgs("right-secret"));
   ServerProcess b(NodeArgs("wrong-secret"));

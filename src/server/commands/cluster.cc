@@ -74,8 +74,9 @@ void Info(Server& server, Client& client) {
   line("cluster_size", std::to_string(owners));
   line("cluster_current_epoch", std::to_string(ring.epoch()));
   line("cluster_my_epoch", std::to_string(ring.epoch()));
-  line("cluster_stats_messages_sent", "0");
-  line("cluster_stats_messages_received", "0");
+  const cluster::BusStats bus = node.bus_stats();
+  line("cluster_stats_messages_sent", std::to_string(bus.frames_out));
+  line("cluster_stats_messages_received", std::to_string(bus.frames_in));
   line("total_cluster_links_buffer_limit_exceeded", "0");
   line("cluster_partitions", std::to_string(ring.partitions()));
   line("cluster_ring_epoch", std::to_string(ring.epoch()));

@@ -285,6 +285,14 @@ void ClusterSection(Server& server, InfoBuilder& b) {
   b.Field("cluster_partitions_owned",
           static_cast<uint64_t>(node.ring().PartitionsOf(node.id()).size()));
   b.Field("cluster_ring_epoch", node.ring().epoch());
+  const cluster::BusStats bus = node.bus_stats();
+  b.Field("cluster_links_up", bus.links_up);
+  b.Field("cluster_bus_frames_in", bus.frames_in);
+  b.Field("cluster_bus_frames_out", bus.frames_out);
+  b.Field("cluster_bus_bytes_in", bus.bytes_in);
+  b.Field("cluster_bus_bytes_out", bus.bytes_out);
+  b.Field("cluster_handshake_refusals", bus.handshake_refusals);
+  b.Field("cluster_request_timeouts", bus.request_timeouts);
 }
 
 void KeyspaceSection(Server& server, InfoBuilder& b) {
