@@ -210,7 +210,7 @@ std::string SeekTargetOf(uint64_t cursor) {
 }  // namespace
 
 uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
-                        const std::function<void(std::string_view)>& emit) {
+                        const std::function<void(std::string_view)>& emit, uint32_t end_slot) {
   if (count == 0) count = 1;
   std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
   it->Seek(SeekTargetOf(cursor));
@@ -219,6 +219,11 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
   std::vector<std::string> expired;
   storage::RecordView rec;
   while (it->Valid()) {
+    if (storage::StorageKeySlot(it->key()) >= end_slot) {
+      it.reset();
+      for (const std::string& k : expired) ExpireNow(k);
+      return end_slot >= util::kSlotCount ? 0 : static_cast<uint64_t>(end_slot) << 48;
+    }
     uint64_t here = CursorOf(it->key());
     if (visited >= count && here != last_cursor) {
       // Finish keys that share the last prefix first, so the cursor always
@@ -242,7 +247,8 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
   }
   it.reset();
   for (const std::string& k : expired) ExpireNow(k);
-  return 0;
+  // Nothing left here; in a cluster the next node's run continues.
+  return end_slot >= util::kSlotCount ? 0 : static_cast<uint64_t>(end_slot) << 48;
 }
 
 uint64_t Keyspace::CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot) {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "util/crc16.h"
+
 #include "storage/engine.h"
 #include "storage/record.h"
 #include "util/random.h"
@@ -70,7 +72,10 @@ class Keyspace {
   // a position in storage-key order (slot << 48 | first 6 key bytes), so
   // they stay valid across restarts and rehashing: every key present for
   // the whole scan is returned at least once.
-  uint64_t Scan(uint64_t cursor, size_t count, const std::function<void(std::string_view)>& emit);
+  // In a cluster a step stays within [cursor's slot, end_slot) (the run of
+  // slots one node owns) and then returns end_slot's cursor.
+  uint64_t Scan(uint64_t cursor, size_t count, const std::function<void(std::string_view)>& emit,
+                uint32_t end_slot = util::kSlotCount);
   // Stored records (live or not yet compacted away) whose slot is in
   // [first_slot, end_slot): what a partition move would have to carry.
   uint64_t CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot);

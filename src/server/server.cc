@@ -519,6 +519,17 @@ bool Server::Route(Client& c, const Command& cmd, const Argv& argv) {
   return true;
 }
 
+void Server::ForwardWhole(Client& c, uint64_t owner, const Argv& argv) {
+  if (c.in_exec || c.in_multi) {
+    ReplyError(c, "ERR transactions run on one node: this command needs another node");
+    return;
+  }
+  FanoutPlan plan;
+  plan.merge = Merge::kSingle;
+  plan.parts.push_back(FanoutPart{owner, std::vector<std::string>(argv.begin(), argv.end()), {}});
+  StartFanout(c, std::move(plan));
+}
+
 std::string Server::RunHere(const std::vector<std::string>& argv, int protocol) {
   util::Buffer out;
   Client internal(0, &out, &parse_limits_, protocol, "cluster", keyspace_->now_ms());

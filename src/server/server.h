@@ -88,6 +88,8 @@ class Server : public net::Connection::Handler {
   // more input until FinishAwaiting gives it `reply` (RESP bytes); a client
   // that closed meanwhile is skipped.
   void BeginAwaiting(Client& c) { c.awaiting = true; }
+  // Runs `argv` at node `owner` for client `c` (which waits for the reply).
+  void ForwardWhole(Client& c, uint64_t owner, const Argv& argv);
   void FinishAwaiting(uint64_t client_id, const std::string& reply);
   // Closes a client after its pending output is written.
   void CloseClientAfterReply(Client& c);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -172,6 +173,22 @@ TEST_CASE(
     CHECK(Call(conns[n], {"DBSIZE"}) == Int(kKeys));
     std::string ks = Call(conns[n], {"INFO", "keyspace"}).str;
     CHECK_MESSAGE(ks.find("db0:keys=") != std::string::npos, "node " << n << " holds no keys");
+  }
+  // SCAN through one node walks every node's keys, in slot order.
+  {
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int steps = 0;
+    do {
+      Reply r = Call(conns[3], {"SCAN", cursor, "COUNT", "200"});
+      REQUIRE_MESSAGE(r.size() == 2, r);
+      cursor = r[0].str;
+      for (size_t i = 0; i < r[1].size(); i++) seen.insert(r[1][i].str);
+      REQUIRE(++steps < 2000);
+    } while (cursor != "0");
+    CHECK(seen.size() == static_cast<size_t>(kKeys));
+    CHECK(seen.count(Key(0)) == 1);
+    CHECK(seen.count(Key(kKeys - 1)) == 1);
   }
   std::vector<std::string> mget = {"MGET"};
   std::vector<Reply> want;

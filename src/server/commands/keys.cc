@@ -1,7 +1,10 @@
 // Generic keyspace commands: DEL, EXISTS, TTLs, TYPE, SCAN, KEYS, DBSIZE,
 // FLUSHALL.
+#include "cluster/cluster_node.h"
 #include "server/commands/commands.h"
 #include "server/commands/common.h"
+#include "server/server.h"
+#include "util/crc16.h"
 #include "util/glob.h"
 #include "util/strings.h"
 
@@ -174,13 +177,30 @@ void Scan(Server& server, Client& client, const Argv& argv) {
       return;
     }
   }
+  // In a cluster the cursor's slot names the node to scan: its owner walks
+  // the run of slots it owns from there and hands back the cursor of the
+  // next run, so one client-side SCAN loop covers every node in slot order.
+  uint32_t end_slot = util::kSlotCount;
+  if (server.cluster().ring().members().size() > 1) {
+    const uint32_t slot = static_cast<uint32_t>((cursor >> 48) & 0x3fff);
+    for (const cluster::OwnedSlots& run : server.cluster().SlotRuns()) {
+      if (slot < run.first || slot > run.last) continue;
+      if (run.owner != server.cluster().id() && !client.execute_locally) {
+        server.ForwardWhole(client, run.owner, argv);
+        return;
+      }
+      end_slot = run.last + 1;
+    }
+  }
   std::vector<std::string> keys;
-  uint64_t next =
-      server.keyspace().Scan(cursor, static_cast<size_t>(count), [&](std::string_view k) {
+  uint64_t next = server.keyspace().Scan(
+      cursor, static_cast<size_t>(count),
+      [&](std::string_view k) {
         if (!type_matches) return;
         if (has_pattern && !util::GlobMatch(pattern, k)) return;
         keys.emplace_back(k);
-      });
+      },
+      end_slot);
   resp::ReplyWriter& r = client.reply();
   r.ArrayHeader(2);
   char buf[24];
