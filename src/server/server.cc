@@ -17,6 +17,7 @@
 #include "util/crc16.h"
 #include "util/log.h"
 #include "util/random.h"
+#include "util/strings.h"
 
 namespace kv::server {
 
@@ -597,6 +598,19 @@ void Server::FinishAwaiting(uint64_t client_id, const std::string& reply) {
 // node's own clients, and the bus link's back-pressure bounds the peers.
 void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done) {
   keyspace_->set_now_ms(util::WallMs());
+  // Only what routing sends: keyed commands, the cluster-wide ones, and
+  // REBALANCE's count. Anything else (QUIT, CLIENT, SHUTDOWN...) concerns a
+  // connection or the process, which a forwarded command has none of.
+  const Command* cmd = commands_.Find(f.argv[0]);
+  auto is = [&](const char* name) { return util::EqualsIgnoreCase(f.argv[0], name); };
+  const bool allowed = cmd != nullptr && (cmd->first_key > 0 || is("dbsize") || is("keys") ||
+                                          is("scan") || is("flushall") || is("flushdb") ||
+                                          (is("cluster") && f.argv.size() > 1 &&
+                                           util::EqualsIgnoreCase(f.argv[1], "partitionrecords")));
+  if (!allowed) {
+    done("-ERR '" + f.argv[0].substr(0, 64) + "' is not run for another node\r\n");
+    return;
+  }
   std::string reply = RunHere(f.argv, (f.flags & cluster::kForwardResp3) ? 3 : 2);
   if (persistence_ && persistence_->HoldReplies()) {
     // appendfsync always: acknowledged only once durable, as for a client.
