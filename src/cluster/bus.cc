@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cluster/messages.h"
+#include "cluster/node_id.h"
 #include "util/log.h"
 
 namespace kv::cluster {
@@ -12,12 +13,6 @@ namespace kv::cluster {
 using util::Status;
 
 namespace {
-
-std::string NodeName(uint64_t id) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%016" PRIx64, id);
-  return buf;
-}
 
 std::string HostPort(const std::string& host, uint16_t port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -284,7 +279,7 @@ void Bus::AddPeer(uint64_t id, const std::string& host, uint16_t bus_port) {
   if (it != peers_.end()) {
     Peer* p = it->second.get();
     if (p->host == host && p->bus_port == bus_port) return;
-    Log("bus: node " + NodeName(id) + " moved from " + HostPort(p->host, p->bus_port) + " to " +
+    Log("bus: node " + NodeIdHex(id) + " moved from " + HostPort(p->host, p->bus_port) + " to " +
         HostPort(host, bus_port));
     p->host = host;
     p->bus_port = bus_port;
@@ -305,7 +300,7 @@ void Bus::AddPeer(uint64_t id, const std::string& host, uint16_t bus_port) {
   peer->bus_port = bus_port;
   peer->retry = std::make_unique<net::Timer>(loop_, [this, id] { Dial(id); });
   peers_.emplace(id, std::move(peer));
-  Log("bus: added node " + NodeName(id) + " at " + HostPort(host, bus_port));
+  Log("bus: added node " + NodeIdHex(id) + " at " + HostPort(host, bus_port));
   Dial(id);
 }
 
@@ -314,10 +309,10 @@ void Bus::RemovePeer(uint64_t id) {
   if (it == peers_.end()) return;
   if (Link* l = Find(it->second->link); l != nullptr) {
     l->dialed_for = 0;
-    CloseLink(l, "node " + NodeName(id) + " removed");
+    CloseLink(l, "node " + NodeIdHex(id) + " removed");
   }
   peers_.erase(it);
-  Log("bus: removed node " + NodeName(id));
+  Log("bus: removed node " + NodeIdHex(id));
 }
 
 void Bus::Dial(uint64_t peer_id) {
@@ -342,7 +337,7 @@ void Bus::ScheduleReconnect(Peer* p, const std::string& reason, bool log) {
   d = std::min<uint64_t>(d, static_cast<uint64_t>(options_.reconnect_max_ms));
   uint64_t delay = d / 2 + random_.Uniform(d / 2 + 1);
   if (log && reason != p->last_error) {
-    Log("bus: node " + NodeName(p->id) + " at " + HostPort(p->host, p->bus_port) + ": " + reason +
+    Log("bus: node " + NodeIdHex(p->id) + " at " + HostPort(p->host, p->bus_port) + ": " + reason +
         "; redialling with backoff (first in " + std::to_string(delay) + " ms)");
   }
   p->last_error = reason;
@@ -413,7 +408,7 @@ void Bus::OnAuthenticated(Link* link) {
   const uint64_t id = link->peer_id;
   const uint64_t serial = link->serial;
   up_[id].push_back(serial);
-  Log("bus: link " + std::string(link->outbound ? "to" : "from") + " node " + NodeName(id) +
+  Log("bus: link " + std::string(link->outbound ? "to" : "from") + " node " + NodeIdHex(id) +
       " at " + link->address + " up");
   if (link->dialed_for != 0) {
     if (auto it = peers_.find(link->dialed_for); it != peers_.end()) {
@@ -437,7 +432,7 @@ void Bus::OnAuthenticated(Link* link) {
     peer->dials = 1;
     link->dialed_for = id;
     peers_.emplace(id, std::move(peer));
-    Log("bus: added node " + NodeName(id) + " at " + HostPort(link->meet_host, link->meet_port) +
+    Log("bus: added node " + NodeIdHex(id) + " at " + HostPort(link->meet_host, link->meet_port) +
         " (MEET)");
   } else {
     Peer* p = it->second.get();
@@ -591,7 +586,7 @@ void Bus::OnClosed(net::Connection* conn) {
       if (up->second.empty()) up_.erase(up);
     }
     what = "link " + std::string(link->outbound ? "to" : "from") + " node " +
-           NodeName(link->peer_id) + " at " + link->address + " down: " + reason;
+           NodeIdHex(link->peer_id) + " at " + link->address + " down: " + reason;
     Log("bus: " + what);
   }
 
@@ -654,9 +649,9 @@ void Bus::Request(uint64_t peer, FrameType type, std::string_view payload, int t
   const uint64_t now = uv_now(loop_);
   Link* link = LinkFor(peer);
   if (link == nullptr) {
-    p.failure = Status::IOError("no link to node " + NodeName(peer));
+    p.failure = Status::IOError("no link to node " + NodeIdHex(peer));
   } else if (link->conn->pending_output() > options_.max_link_output) {
-    p.failure = Status::Busy("bus link to node " + NodeName(peer) + " is backed up");
+    p.failure = Status::Busy("bus link to node " + NodeIdHex(peer) + " is backed up");
   }
   if (!p.failure.ok()) {
     // Reported from the timer, never from inside this call.
@@ -707,7 +702,7 @@ void Bus::OnTimer() {
     Status s = p.failure;
     if (s.ok()) {
       stats_.request_timeouts++;
-      s = Status::IOError("request to node " + NodeName(p.peer) + " timed out after " +
+      s = Status::IOError("request to node " + NodeIdHex(p.peer) + " timed out after " +
                           std::to_string(p.timeout_ms) + " ms");
     }
     expired.emplace_back(std::move(p.done), std::move(s));

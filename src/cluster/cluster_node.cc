@@ -16,38 +16,6 @@ namespace {
 int64_t MonotonicMs() { return util::MonotonicUs() / 1000; }
 }  // namespace
 
-std::string NodeIdText(uint64_t id) {
-  char buf[48];
-  snprintf(buf, sizeof(buf), "%016" PRIx64 "000000000000000000000000", id);
-  return buf;
-}
-
-bool ParseNodeId(std::string_view text, uint64_t* id) {
-  if (text.size() != 16 && text.size() != 40) return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return false;
-    }
-    if (i < 16) {
-      v = v << 4 | static_cast<uint64_t>(d);
-    } else if (d != 0) {
-      return false;
-    }
-  }
-  if (v == 0) return false;
-  *id = v;
-  return true;
-}
-
 ClusterNode::ClusterNode(NodeOptions options)
     : options_(std::move(options)), rng_(util::OsRandom64()) {}
 
@@ -111,17 +79,60 @@ util::Status ClusterNode::Open(NodeOptions options, std::unique_ptr<ClusterNode>
   }
   node->membership_->SetRingEpoch(node->ring_.epoch(), node->ring_.author());
   node->membership_->TakeEvents();
-  s = node->Save();
+  s = node->SaveNow();
   if (!s.ok()) return s;
   *out = std::move(node);
   return util::Status::OK();
 }
 
-util::Status ClusterNode::Save() {
+std::string ClusterNode::EncodedState() const {
   ClusterStateData state;
   state.ring = ring_;
   if (membership_) EncodeMembership(membership_->ToPersisted(), &state.members);
-  return SaveState(options_.dir, state);
+  std::string bytes;
+  EncodeState(state, &bytes);
+  return bytes;
+}
+
+util::Status ClusterNode::SaveNow() {
+  return WriteStateFile(options_.dir, EncodedState(), ++save_generation_);
+}
+
+void ClusterNode::SaveSoon() {
+  if (loop_ == nullptr) {
+    util::Status s = SaveNow();
+    if (!s.ok()) Log("can't save cluster.state: " + s.ToString());
+    return;
+  }
+  if (save_in_flight_) {
+    save_again_ = true;
+    return;
+  }
+  auto* job = new SaveJob{{}, this, options_.dir, EncodedState(), ++save_generation_, {}};
+  job->req.data = job;
+  save_in_flight_ = true;
+  int rc = uv_queue_work(
+      loop_, &job->req,
+      [](uv_work_t* req) {
+        auto* j = static_cast<SaveJob*>(req->data);
+        j->status = WriteStateFile(j->dir, j->bytes, j->generation);
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<SaveJob> j(static_cast<SaveJob*>(req->data));
+        ClusterNode* node = j->node;
+        node->save_in_flight_ = false;
+        if (!j->status.ok()) node->Log("can't save cluster.state: " + j->status.ToString());
+        if (node->save_again_ && node->bus_) {
+          node->save_again_ = false;
+          node->SaveSoon();
+        }
+      });
+  if (rc != 0) {
+    delete job;
+    save_in_flight_ = false;
+    util::Status s = SaveNow();
+    if (!s.ok()) Log("can't save cluster.state: " + s.ToString());
+  }
 }
 
 util::Status ClusterNode::Start(uv_loop_t* loop, ForwardHandler on_forward) {
@@ -153,7 +164,10 @@ void ClusterNode::Close() {
   if (gossip_timer_) gossip_timer_->Stop();
   gossip_timer_.reset();
   if (bus_) {
-    (void)Save();
+    // The newest state, now: a write still on a worker is older and will
+    // not overwrite it (generations).
+    util::Status s = SaveNow();
+    if (!s.ok()) Log("can't save cluster.state: " + s.ToString());
     bus_->Close();
     bus_.reset();
   }
@@ -210,10 +224,7 @@ void ClusterNode::HandleEvents() {
     }
   }
   if (peers) SyncBusPeers();
-  if (save) {
-    util::Status s = Save();
-    if (!s.ok()) Log("can't save cluster.state: " + s.ToString());
-  }
+  if (save) SaveSoon();
 }
 
 void ClusterNode::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply) {
@@ -235,8 +246,7 @@ void ClusterNode::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder 
         const bool names_us = out.newer_ring->FindMember(id()) != nullptr;
         const bool alone = ring_.members().size() == 1 && ring_.members()[0].id == id();
         if (names_us || (alone && out.newer_ring->members().size() > 1)) {
-          s = InstallRing(*out.newer_ring);
-          if (!s.ok()) Log("can't install ring: " + s.ToString());
+          InstallRing(*out.newer_ring);
         }
       }
       HandleEvents();
@@ -359,20 +369,14 @@ util::Status ClusterNode::PlanRing(ring::Ring* out) const {
   return ring::Claim(base, std::move(members), id(), ring::ClaimOptions{}, out);
 }
 
-util::Status ClusterNode::InstallRing(const ring::Ring& ring) {
-  const ring::Ring old = ring_;
+void ClusterNode::InstallRing(const ring::Ring& ring) {
   ring_ = ring;
-  util::Status s = Save();
-  if (!s.ok()) {
-    ring_ = old;
-    return s;
-  }
+  SaveSoon();
   membership_->SetRingEpoch(ring_.epoch(), ring_.author());
   Log("installed ring epoch " + std::to_string(ring_.epoch()) + " by " +
       NodeIdText(ring_.author()) + ": " + std::to_string(ring_.members().size()) + " members, " +
       std::to_string(ring_.PartitionsOf(id()).size()) + " of " +
       std::to_string(ring_.partitions()) + " partitions here");
-  return util::Status::OK();
 }
 
 uint32_t ClusterNode::PartitionOfSlot(uint32_t slot) const {

@@ -25,6 +25,7 @@
 #include "cluster/bus.h"
 #include "cluster/membership.h"
 #include "cluster/messages.h"
+#include "cluster/node_id.h"
 #include "net/loop.h"
 #include "ring/ring.h"
 #include "util/random.h"
@@ -50,13 +51,6 @@ struct NodeOptions {
   int request_timeout_ms = 5000;
   std::function<void(const std::string&)> log;
 };
-
-// Node ids print as 40 hex digits, the width of Redis Cluster's ids, so
-// cluster-aware clients and tools accept them: the 16 digits of the 64-bit
-// id, then 24 zeros.
-std::string NodeIdText(uint64_t id);
-// Parses NodeIdText's form or the bare 16 digits. False if neither.
-bool ParseNodeId(std::string_view text, uint64_t* id);
 
 // A contiguous run of slots with one owner.
 struct OwnedSlots {
@@ -114,8 +108,8 @@ class ClusterNode {
   // an epoch above every epoch a member announced. InvalidArgument if the
   // claim cannot be made.
   [[nodiscard]] util::Status PlanRing(ring::Ring* out) const;
-  // Installs `ring` here (persisted) and gossips it.
-  [[nodiscard]] util::Status InstallRing(const ring::Ring& ring);
+  // Installs `ring` here; it is saved (on a worker) and gossiped.
+  void InstallRing(const ring::Ring& ring);
 
  private:
   explicit ClusterNode(NodeOptions options);
@@ -123,7 +117,12 @@ class ClusterNode {
   void GossipTick();
   void OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply);
   void HandleEvents();
-  [[nodiscard]] util::Status Save();
+  // Writes the state now (startup, shutdown: the loop is not serving).
+  [[nodiscard]] util::Status SaveNow();
+  // Writes the state on a libuv worker: the loop never waits for fsync.
+  // One write in flight; a change meanwhile is written after it.
+  void SaveSoon();
+  std::string EncodedState() const;
   void SyncBusPeers();
 
   NodeOptions options_;
@@ -134,6 +133,17 @@ class ClusterNode {
   std::unique_ptr<net::Timer> gossip_timer_;
   ForwardHandler on_forward_;
   uv_loop_t* loop_ = nullptr;
+  struct SaveJob {
+    uv_work_t req;
+    ClusterNode* node;
+    std::string dir;
+    std::string bytes;
+    uint64_t generation;
+    util::Status status;
+  };
+  bool save_in_flight_ = false;
+  bool save_again_ = false;
+  uint64_t save_generation_ = 0;
 };
 
 }  // namespace kv::cluster

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "cluster/node_id.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 #include "util/log.h"
@@ -15,14 +16,8 @@ using util::Status;
 
 namespace {
 
-std::string IdHex(uint64_t id) {
-  char buf[17];
-  snprintf(buf, sizeof(buf), "%016" PRIx64, id);
-  return buf;
-}
-
 std::string Describe(const MemberDigest& d) {
-  std::string s = "node " + IdHex(d.node_id) + " ";
+  std::string s = "node " + NodeIdHex(d.node_id) + " ";
   s += d.host.empty() ? "?" : d.host;
   s += ":" + std::to_string(d.port);
   return s;
@@ -267,7 +262,7 @@ void Membership::MaybeConfirm(Peer* p, int64_t now_ms) {
   const auto& [by, at] = *p->reporters.begin();
   std::string reason = "suspected here since " + std::to_string(now_ms - p->suspected_since_ms) +
                        " ms ago, no heartbeat for " + std::to_string(now_ms - p->last_advance_ms) +
-                       " ms; confirmed by " + IdHex(by) + " " + std::to_string(now_ms - at) +
+                       " ms; confirmed by " + NodeIdHex(by) + " " + std::to_string(now_ms - at) +
                        " ms ago";
   if (p->reporters.size() > 1) {
     reason += " and " + std::to_string(p->reporters.size() - 1) + " other(s)";
@@ -385,7 +380,7 @@ GossipOutcome Membership::OnGossip(uint64_t from_id, const Gossip& gossip, int64
       if (d.heartbeat > self_.heartbeat) {
         KV_LOG_WARNING("%s: %s gossiped our heartbeat %" PRIu64 " > ours %" PRIu64
                        " (wall clock stepped back since an earlier run?); moving past it",
-                       Describe(self_).c_str(), IdHex(from_id).c_str(), d.heartbeat,
+                       Describe(self_).c_str(), NodeIdHex(from_id).c_str(), d.heartbeat,
                        self_.heartbeat);
         self_.heartbeat = d.heartbeat + 1;
       }
@@ -404,7 +399,7 @@ GossipOutcome Membership::OnGossip(uint64_t from_id, const Gossip& gossip, int64
       p.last_advance_ms = now_ms;
       auto [ins, ok] = peers_.emplace(d.node_id, std::move(p));
       Emit(MemberEvent::Kind::kAdded, ins->second.digest, ins->second.digest.state,
-           ins->second.digest.state, now_ms, "gossip from " + IdHex(from_id));
+           ins->second.digest.state, now_ms, "gossip from " + NodeIdHex(from_id));
       if (report) AddReport(&ins->second, from_id, now_ms);
       continue;
     }
@@ -429,7 +424,7 @@ GossipOutcome Membership::OnGossip(uint64_t from_id, const Gossip& gossip, int64
     ring::Ring r;
     Status s = ring::DecodeRing(*gossip.ring, &r);
     if (!s.ok()) {
-      KV_LOG_WARNING("ignoring the ring gossiped by %s: %s", IdHex(from_id).c_str(),
+      KV_LOG_WARNING("ignoring the ring gossiped by %s: %s", NodeIdHex(from_id).c_str(),
                      s.ToString().c_str());
     } else if (r.epoch() > self_.ring_epoch ||
                (r.epoch() == self_.ring_epoch && r.author() > ring_author_)) {
@@ -499,7 +494,7 @@ Status Membership::SetSelfState(MemberState state) {
 Status Membership::Forget(uint64_t node_id, int64_t now_ms) {
   if (node_id == self_.node_id) return Status::InvalidArgument("cannot forget ourselves");
   auto it = peers_.find(node_id);
-  if (it == peers_.end()) return Status::NotFound("unknown node " + IdHex(node_id));
+  if (it == peers_.end()) return Status::NotFound("unknown node " + NodeIdHex(node_id));
   MemberDigest d = it->second.digest;
   MemberState old_state = Effective(it->second);
   peers_.erase(it);

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "util/coding.h"
 #include "util/crc32c.h"
@@ -79,6 +81,17 @@ util::Status DecodeState(std::string_view bytes, ClusterStateData* state) {
 util::Status SaveState(const std::string& dir, const ClusterStateData& state) {
   std::string bytes;
   EncodeState(state, &bytes);
+  return WriteStateFile(dir, bytes, 0);
+}
+
+util::Status WriteStateFile(const std::string& dir, const std::string& bytes, uint64_t generation) {
+  // One writer at a time (they share the temp file), newest generation wins.
+  static std::mutex mu;
+  static std::map<std::string, uint64_t> written;
+  std::lock_guard<std::mutex> lock(mu);
+  uint64_t& last = written[dir];
+  if (generation != 0 && generation < last) return util::Status::OK();
+  if (generation != 0) last = generation;
   const std::string path = dir + "/" + kStateFileName;
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -3,10 +3,11 @@
 // membership module encodes), in one file `cluster.state` in the data dir,
 // replaced atomically (write a temp file, fsync, rename, fsync the dir) so
 // a crash leaves the old state or the new one, never a mix. Layout in
-// cluster/PROTOCOL.md, "State file".
+// cluster/PROTOCOL.md, "State file". ClusterNode writes it from a libuv
+// worker while serving, so the loop never waits for the fsync.
 //
-// Thread safety: functions over files; call from one thread at a time per
-// directory (the loop thread).
+// Thread safety: writes to one directory are serialized inside
+// WriteStateFile, so any thread may call it.
 #pragma once
 
 #include <string>
@@ -26,6 +27,13 @@ struct ClusterStateData {
 
 // Writes `state` to dir/cluster.state, durably.
 [[nodiscard]] util::Status SaveState(const std::string& dir, const ClusterStateData& state);
+
+// Writes EncodeState's `bytes` to dir/cluster.state, durably, unless a
+// write of a higher `generation` to this file already happened: writes may
+// run on worker threads and finish out of order, and the newest view must
+// win. Thread safe.
+[[nodiscard]] util::Status WriteStateFile(const std::string& dir, const std::string& bytes,
+                                          uint64_t generation);
 
 // Reads dir/cluster.state. NotFound if there is none (a new node);
 // Corruption naming the file and what is wrong if it is damaged (the server

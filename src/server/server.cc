@@ -124,12 +124,11 @@ static util::Status LoadNodeId(const std::string& dir, uint64_t* id) {
     return util::Status::OK();
   }
   *id = util::OsRandom64();
-  char buf[32];
-  snprintf(buf, sizeof(buf), "%016llx\n", static_cast<unsigned long long>(*id));
+  const std::string text = cluster::NodeIdHex(*id) + "\n";
   std::string tmp = path + ".tmp";
   FILE* f = fopen(tmp.c_str(), "w");
   if (f == nullptr) return util::Status::IOError(tmp + ": " + strerror(errno));
-  bool ok = fputs(buf, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  bool ok = fputs(text.c_str(), f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
   ok = (fclose(f) == 0) && ok;
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     return util::Status::IOError(path + ": " + strerror(errno));
@@ -215,15 +214,8 @@ util::Status Server::Start() {
   co.log = [](const std::string& msg) { KV_LOG_NOTICE("cluster: %s", msg.c_str()); };
   co.cluster_name = v.cluster_name;
   co.secret = v.cluster_secret;
-  co.host = v.cluster_announce_ip;
-  if (co.host.empty()) {
-    co.host = "127.0.0.1";
-    if (v.bind.size() == 1) {
-      std::string b = v.bind[0];
-      if (!b.empty() && b[0] == '-') b.erase(0, 1);
-      if (b != "*" && b != "::" && b != "0.0.0.0" && b != "::*") co.host = b;
-    }
-  }
+  co.host = ConfiguredAnnounceIp();
+  if (co.host.empty()) co.host = "127.0.0.1";
   co.port = static_cast<uint16_t>(v.port);
   co.bus_port = static_cast<uint16_t>(bus_port());
   co.bind = v.bind;
@@ -256,9 +248,9 @@ util::Status Server::Start() {
   }
   signal(SIGPIPE, SIG_IGN);
   ops_last_us_ = util::MonotonicUs();
-  KV_LOG_NOTICE("kv %s (redis %s compatible) started, pid=%d, node=%016llx, storage=%s", KV_VERSION,
+  KV_LOG_NOTICE("kv %s (redis %s compatible) started, pid=%d, node=%s, storage=%s", KV_VERSION,
                 kRedisCompatVersion, static_cast<int>(getpid()),
-                static_cast<unsigned long long>(node_id), v.storage.c_str());
+                cluster::NodeIdHex(node_id).c_str(), v.storage.c_str());
   std::string binds;
   for (const std::string& b : v.bind) binds += (binds.empty() ? "" : " ") + b;
   KV_LOG_NOTICE("Ready to accept connections tcp on %s port %lld", binds.c_str(),
@@ -266,7 +258,7 @@ util::Status Server::Start() {
   return util::Status::OK();
 }
 
-std::string Server::AnnounceIp(Client& c) {
+std::string Server::ConfiguredAnnounceIp() const {
   const ConfigValues& v = config_.values();
   if (!v.cluster_announce_ip.empty()) return v.cluster_announce_ip;
   if (v.bind.size() == 1) {
@@ -274,6 +266,12 @@ std::string Server::AnnounceIp(Client& c) {
     if (!b.empty() && b[0] == '-') b.erase(0, 1);
     if (b != "*" && b != "::" && b != "0.0.0.0" && b != "::*") return b;
   }
+  return "";
+}
+
+std::string Server::AnnounceIp(Client& c) {
+  std::string configured = ConfiguredAnnounceIp();
+  if (!configured.empty()) return configured;
   std::string local = c.conn() != nullptr ? c.conn()->LocalAddress() : "127.0.0.1:0";
   size_t colon = local.rfind(':');
   return colon == std::string::npos ? local : local.substr(0, colon);

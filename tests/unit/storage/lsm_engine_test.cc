@@ -1753,17 +1753,6 @@ TEST_CASE("GetStats().disk_bytes counts the files on disk, not every byte ever l
 
 // ---- table cache and options ----------------------------------------------
 
-// Descriptors this process holds on .sst files.
-int OpenSstDescriptors() {
-  int n = 0;
-  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
-    std::error_code ec;
-    auto target = fs::read_symlink(e.path(), ec);
-    if (!ec && target.extension() == ".sst") n++;
-  }
-  return n;
-}
-
 TEST_CASE("a store of many tables with a table cache of 3 keeps 3 open and reads everything") {
   util::Random rnd(1122);
   Store st;
@@ -1780,7 +1769,7 @@ TEST_CASE("a store of many tables with a table cache of 3 keeps 3 open and reads
   CHECK(s.table_cache_open <= 3);
   CHECK(s.table_cache_capacity == 3);
   CHECK(s.table_cache_misses > tables);  // evicted tables were reopened
-  CHECK(OpenSstDescriptors() <= 3);
+  CHECK(kv::test::OpenSstDescriptors() <= 3);
   st.Reopen();
   CHECK(st.db->GetStats().table_cache_open <= 3);
   st.Check();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_util.h"
 #include "storage/filename.h"
 #include "storage/table/table_builder.h"
 #include "table/table_test_util.h"
@@ -45,17 +46,6 @@ uint64_t BuildTable(const std::string& dir, uint64_t number, int table) {
   return builder.FileSize();
 }
 
-// Descriptors this process holds on .sst files.
-int OpenSstDescriptors() {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-    std::error_code ec;
-    auto target = std::filesystem::read_symlink(e.path(), ec);
-    if (!ec && target.extension() == ".sst") n++;
-  }
-  return n;
-}
-
 std::string GetFrom(const Table& t, const std::string& user_key) {
   bool found = false, skipped = false;
   std::string key, value;
@@ -69,7 +59,7 @@ TEST_CASE("the table cache keeps at most capacity tables open and reopens evicte
   BlockCache blocks(1 << 20);
   std::vector<uint64_t> sizes;
   for (int t = 0; t < 6; t++) sizes.push_back(BuildTable(tmp.path(), 10 + t, t));
-  const int fds_before = OpenSstDescriptors();
+  const int fds_before = kv::test::OpenSstDescriptors();
   TableCache cache(Env::Default(), tmp.path(), TableOptions(), &blocks, 2);
   for (int round = 0; round < 3; round++) {
     for (int t = 0; t < 6; t++) {
@@ -80,7 +70,7 @@ TEST_CASE("the table cache keeps at most capacity tables open and reopens evicte
       CHECK(GetFrom(*table, UserKey(t + 1, 7)) == "<absent>");
       table.reset();
       CHECK(cache.open_tables() <= 2);
-      CHECK(OpenSstDescriptors() - fds_before <= 2);
+      CHECK(kv::test::OpenSstDescriptors() - fds_before <= 2);
     }
   }
   CHECK(cache.misses() == 18);  // cycling 6 tables through 2 slots: every lookup opens
