@@ -29,6 +29,12 @@ bool IsBusType(uint8_t type) {
     case FrameType::kGossip:
     case FrameType::kForward:
     case FrameType::kForwardReply:
+    case FrameType::kTransferStep:
+    case FrameType::kTransferProgress:
+    case FrameType::kTransferRead:
+    case FrameType::kTransferData:
+    case FrameType::kTransferCommit:
+    case FrameType::kTransferCommitted:
       return true;
     default:
       return false;

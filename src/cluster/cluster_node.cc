@@ -36,6 +36,7 @@ util::Status ClusterNode::Open(NodeOptions options, std::unique_ptr<ClusterNode>
   const bool ours = s.ok() && state.ring.FindMember(o.node_id) != nullptr;
   if (ours) {
     node->ring_ = std::move(state.ring);
+    node->loaded_target_ = std::move(state.rebalance_target);
   } else {
     if (s.ok()) {
       node->Log("cluster.state names a ring without this node (id " + NodeIdText(o.node_id) +
@@ -88,6 +89,7 @@ util::Status ClusterNode::Open(NodeOptions options, std::unique_ptr<ClusterNode>
 std::string ClusterNode::EncodedState() const {
   ClusterStateData state;
   state.ring = ring_;
+  if (transfers_ && transfers_->running()) state.rebalance_target = transfers_->target();
   if (membership_) EncodeMembership(membership_->ToPersisted(), &state.members);
   std::string bytes;
   EncodeState(state, &bytes);
@@ -135,9 +137,10 @@ void ClusterNode::SaveSoon() {
   }
 }
 
-util::Status ClusterNode::Start(uv_loop_t* loop, ForwardHandler on_forward) {
+util::Status ClusterNode::Start(uv_loop_t* loop, ForwardHandler on_forward, PartitionStore* store) {
   loop_ = loop;
   on_forward_ = std::move(on_forward);
+  transfers_ = std::make_unique<Transfers>(this, store, options_.transfer);
   BusOptions bo;
   bo.self.node_id = options_.node_id;
   bo.self.cluster_name = options_.cluster_name;
@@ -157,6 +160,11 @@ util::Status ClusterNode::Start(uv_loop_t* loop, ForwardHandler on_forward) {
   gossip_timer_ = std::make_unique<net::Timer>(loop, [this] { GossipTick(); });
   const uint64_t every = static_cast<uint64_t>(options_.gossip_interval_ms);
   gossip_timer_->Start(every, every);
+  if (loaded_target_.partitions() > 0 && loaded_target_.partitions() == ring_.partitions()) {
+    Log("going on with the rebalance toward ring epoch " + std::to_string(loaded_target_.epoch()));
+    transfers_->Resume(loaded_target_);
+  }
+  loaded_target_ = ring::Ring();
   return util::Status::OK();
 }
 
@@ -202,6 +210,7 @@ void ClusterNode::GossipTick() {
     }
   }
   HandleEvents();
+  if (transfers_) transfers_->Tick();
 }
 
 void ClusterNode::HandleEvents() {
@@ -273,6 +282,15 @@ void ClusterNode::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder 
       });
       break;
     }
+    case FrameType::kTransferStep:
+    case FrameType::kTransferRead:
+    case FrameType::kTransferCommit:
+      if (transfers_) {
+        transfers_->OnFrame(peer, frame, std::move(reply));
+      } else if (reply) {
+        Bus::ReplyError(reply, ErrorCode::kNotReady, "not serving transfers yet");
+      }
+      break;
     default:
       if (reply) Bus::ReplyError(reply, ErrorCode::kUnknownType, "not served by this node");
   }
@@ -320,6 +338,7 @@ void ClusterNode::Forward(uint64_t owner, std::vector<std::string> argv, uint32_
   cluster::Forward f;
   f.flags = flags;
   f.argv = std::move(argv);
+  f.ring_epoch = ring_.epoch();
   std::string payload;
   f.EncodeTo(&payload);
   bus_->Request(owner, FrameType::kForward, payload, options_.request_timeout_ms,
@@ -354,10 +373,7 @@ util::Status ClusterNode::PlanRing(ring::Ring* out) const {
     if (!m.is_self && m.suspected) continue;
     members.push_back(ring::Member{m.node_id, m.zone, m.weight == 0 ? 1 : m.weight});
   }
-  uint64_t epoch = ring_.epoch();
-  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
-    epoch = std::max(epoch, m.ring_epoch);
-  }
+  const uint64_t epoch = NextEpoch() - 1;
   ring::Ring base = ring_;
   // Claim takes the next epoch after its base; start from the highest
   // epoch any member announced so the new ring outranks every one of them.
@@ -369,10 +385,28 @@ util::Status ClusterNode::PlanRing(ring::Ring* out) const {
   return ring::Claim(base, std::move(members), id(), ring::ClaimOptions{}, out);
 }
 
+uint64_t ClusterNode::NextEpoch() const {
+  uint64_t epoch = ring_.epoch();
+  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
+    epoch = std::max(epoch, m.ring_epoch);
+  }
+  return epoch + 1;
+}
+
+void ClusterNode::Request(uint64_t peer, FrameType type, std::string_view payload,
+                          Bus::RequestCallback done) {
+  if (!bus_) {
+    done(util::Status::IOError("the cluster bus is not running"), nullptr);
+    return;
+  }
+  bus_->Request(peer, type, payload, options_.request_timeout_ms, std::move(done));
+}
+
 void ClusterNode::InstallRing(const ring::Ring& ring) {
   ring_ = ring;
   SaveSoon();
   membership_->SetRingEpoch(ring_.epoch(), ring_.author());
+  if (transfers_) transfers_->OnRingInstalled();
   Log("installed ring epoch " + std::to_string(ring_.epoch()) + " by " +
       NodeIdText(ring_.author()) + ": " + std::to_string(ring_.members().size()) + " members, " +
       std::to_string(ring_.PartitionsOf(id()).size()) + " of " +

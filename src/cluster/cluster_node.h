@@ -26,6 +26,7 @@
 #include "cluster/membership.h"
 #include "cluster/messages.h"
 #include "cluster/node_id.h"
+#include "cluster/transfer.h"
 #include "net/loop.h"
 #include "ring/ring.h"
 #include "util/random.h"
@@ -49,6 +50,7 @@ struct NodeOptions {
   int gossip_interval_ms = 100;
   int node_timeout_ms = 5000;
   int request_timeout_ms = 5000;
+  TransferOptions transfer;
   std::function<void(const std::string&)> log;
 };
 
@@ -76,8 +78,11 @@ class ClusterNode {
   [[nodiscard]] static util::Status Open(NodeOptions options, std::unique_ptr<ClusterNode>* out);
   ~ClusterNode();
 
-  // Listens on the bus port, dials known members, starts gossiping.
-  [[nodiscard]] util::Status Start(uv_loop_t* loop, ForwardHandler on_forward);
+  // Listens on the bus port, dials known members, starts gossiping, and
+  // goes on with a rebalance this node was coordinating. `store` (which
+  // must outlive the node) serves partition transfers.
+  [[nodiscard]] util::Status Start(uv_loop_t* loop, ForwardHandler on_forward,
+                                   PartitionStore* store);
   // Saves the state and closes the bus (shutdown).
   void Close();
 
@@ -110,6 +115,17 @@ class ClusterNode {
   [[nodiscard]] util::Status PlanRing(ring::Ring* out) const;
   // Installs `ring` here; it is saved (on a worker) and gossiped.
   void InstallRing(const ring::Ring& ring);
+  // An epoch above every epoch this node or any member announced.
+  uint64_t NextEpoch() const;
+  // Partition transfers (nullptr before Start).
+  Transfers* transfers() { return transfers_.get(); }
+  const Transfers* transfers() const { return transfers_.get(); }
+
+  // For Transfers: a bus request with the request timeout, the log, and
+  // saving the state (which includes a running rebalance's target).
+  void Request(uint64_t peer, FrameType type, std::string_view payload, Bus::RequestCallback done);
+  void LogLine(const std::string& line) const { Log(line); }
+  void PersistSoon() { SaveSoon(); }
 
  private:
   explicit ClusterNode(NodeOptions options);
@@ -132,6 +148,9 @@ class ClusterNode {
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<net::Timer> gossip_timer_;
   ForwardHandler on_forward_;
+  std::unique_ptr<Transfers> transfers_;
+  // A rebalance target read from the state file, resumed by Start.
+  ring::Ring loaded_target_;
   uv_loop_t* loop_ = nullptr;
   struct SaveJob {
     uv_work_t req;

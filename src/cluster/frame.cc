@@ -58,6 +58,18 @@ std::string FrameTypeName(uint8_t type) {
       return "FORWARD";
     case FrameType::kForwardReply:
       return "FORWARD_REPLY";
+    case FrameType::kTransferStep:
+      return "TRANSFER_STEP";
+    case FrameType::kTransferProgress:
+      return "TRANSFER_PROGRESS";
+    case FrameType::kTransferRead:
+      return "TRANSFER_READ";
+    case FrameType::kTransferData:
+      return "TRANSFER_DATA";
+    case FrameType::kTransferCommit:
+      return "TRANSFER_COMMIT";
+    case FrameType::kTransferCommitted:
+      return "TRANSFER_COMMITTED";
   }
   return "type-" + std::to_string(type);
 }

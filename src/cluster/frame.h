@@ -53,8 +53,15 @@ enum class FrameType : uint8_t {
   kGossip = 18,
   kForward = 32,       // a client command run at another node
   kForwardReply = 33,  // its RESP reply
-  // 48-63 reserved: replica put/get. 64-79: hinted handoff. 80-95: Merkle
-  // sync. 96-111: partition streaming. 0 is never a valid type.
+  // 48-63 reserved: replica put/get. 64-79: hinted handoff. 80-95: Merkle sync.
+  // 96-111: partition streaming (PROTOCOL.md, "Partition transfer").
+  kTransferStep = 96,        // coordinator -> new owner: do one step of moving a partition
+  kTransferProgress = 97,    // its reply
+  kTransferRead = 98,        // new owner -> old owner: a batch of a partition's records
+  kTransferData = 99,        // its reply
+  kTransferCommit = 100,     // coordinator -> old owner: the ring that hands the partition over
+  kTransferCommitted = 101,  // its reply (empty payload)
+  // 102-111 reserved: partition streaming. 0 is never a valid type.
 };
 
 // Printable name ("HELLO", "GOSSIP", "type-77" for unknown ones), for logs.

@@ -83,6 +83,8 @@ class Reader {
   }
 
   bool ok() const { return bad_.empty(); }
+  // True if nothing is left (a field appended later may be absent).
+  bool AtEnd() const { return in_.empty(); }
   Status status() const {
     if (ok()) return Status::OK();
     return Status::Corruption(std::string(what_) + " payload: " + bad_);
@@ -262,6 +264,151 @@ Status ErrorMsg::Decode(std::string_view in) {
   Reader r(in, "ERROR");
   r.U16(&code, "code");
   r.Bytes(&message, "message");
+  return r.status();
+}
+
+namespace {
+
+// Reads a phase byte into *phase, refusing values this build does not know.
+void ReadPhase(Reader* r, TransferPhase* phase) {
+  uint8_t v = 0;
+  if (!r->U8(&v, "phase")) return;
+  if (v > kMaxTransferPhase) {
+    r->Invalid("unknown transfer phase " + std::to_string(v));
+    return;
+  }
+  *phase = static_cast<TransferPhase>(v);
+}
+
+// Reads a 0/1 byte into *b; any other value is Corruption.
+void ReadBool(Reader* r, bool* b, const char* field) {
+  uint8_t v = 0;
+  if (!r->U8(&v, field)) return;
+  if (v > 1) {
+    r->Invalid(std::string(field) + " is " + std::to_string(v) + ", not 0 or 1");
+    return;
+  }
+  *b = v == 1;
+}
+
+}  // namespace
+
+const char* TransferPhaseName(TransferPhase p) {
+  switch (p) {
+    case TransferPhase::kClear:
+      return "clear";
+    case TransferPhase::kCopy:
+      return "copy";
+    case TransferPhase::kCatchUp:
+      return "catch-up";
+    case TransferPhase::kHandoff:
+      return "handoff";
+  }
+  return "unknown";
+}
+
+void TransferStep::EncodeTo(std::string* dst) const {
+  util::PutFixed32(dst, partition);
+  util::PutFixed32(dst, partitions);
+  util::PutFixed64(dst, source);
+  PutU8(dst, static_cast<uint8_t>(phase));
+  util::PutLengthPrefixed(dst, cursor);
+  util::PutFixed32(dst, max_bytes);
+}
+
+Status TransferStep::Decode(std::string_view in) {
+  Reader r(in, "TRANSFER_STEP");
+  r.U32(&partition, "partition");
+  r.U32(&partitions, "partitions");
+  r.U64(&source, "source");
+  ReadPhase(&r, &phase);
+  r.Bytes(&cursor, "cursor");
+  r.U32(&max_bytes, "max_bytes");
+  return r.status();
+}
+
+void TransferProgress::EncodeTo(std::string* dst) const {
+  PutU8(dst, done ? 1 : 0);
+  util::PutLengthPrefixed(dst, cursor);
+  util::PutFixed64(dst, records);
+  util::PutFixed64(dst, bytes);
+}
+
+Status TransferProgress::Decode(std::string_view in) {
+  Reader r(in, "TRANSFER_PROGRESS");
+  ReadBool(&r, &done, "done");
+  r.Bytes(&cursor, "cursor");
+  r.U64(&records, "records");
+  r.U64(&bytes, "bytes");
+  return r.status();
+}
+
+void TransferRead::EncodeTo(std::string* dst) const {
+  util::PutFixed32(dst, partition);
+  util::PutFixed32(dst, partitions);
+  PutU8(dst, static_cast<uint8_t>(phase));
+  util::PutLengthPrefixed(dst, cursor);
+  util::PutFixed32(dst, max_bytes);
+}
+
+Status TransferRead::Decode(std::string_view in) {
+  Reader r(in, "TRANSFER_READ");
+  r.U32(&partition, "partition");
+  r.U32(&partitions, "partitions");
+  ReadPhase(&r, &phase);
+  r.Bytes(&cursor, "cursor");
+  r.U32(&max_bytes, "max_bytes");
+  return r.status();
+}
+
+void TransferData::EncodeTo(std::string* dst) const {
+  PutU8(dst, done ? 1 : 0);
+  util::PutLengthPrefixed(dst, cursor);
+  util::PutVarint64(dst, records.size());
+  std::string e;
+  for (const TransferRecord& rec : records) {
+    e.clear();
+    util::PutLengthPrefixed(&e, rec.key);
+    PutU8(&e, rec.present ? 1 : 0);
+    util::PutLengthPrefixed(&e, rec.record);
+    util::PutLengthPrefixed(dst, e);
+  }
+}
+
+Status TransferData::Decode(std::string_view in) {
+  Reader r(in, "TRANSFER_DATA");
+  records.clear();
+  ReadBool(&r, &done, "done");
+  r.Bytes(&cursor, "cursor");
+  size_t n = 0;
+  if (!r.Count(&n, 1, "records")) return r.status();
+  records.reserve(n);
+  for (size_t i = 0; i < n; i++) {
+    std::string_view element;
+    if (!r.Bytes(&element, "record")) return r.status();
+    Reader e(element, "TRANSFER_DATA record");
+    TransferRecord rec;
+    e.Bytes(&rec.key, "key");
+    ReadBool(&e, &rec.present, "present");
+    e.Bytes(&rec.record, "record");
+    if (e.ok() && !rec.present && !rec.record.empty()) {
+      e.Invalid("a deleted key carries a " + std::to_string(rec.record.size()) + "-byte record");
+    }
+    if (!e.ok()) return e.status();
+    records.push_back(std::move(rec));
+  }
+  return r.status();
+}
+
+void TransferCommit::EncodeTo(std::string* dst) const {
+  util::PutFixed32(dst, partition);
+  util::PutLengthPrefixed(dst, ring);
+}
+
+Status TransferCommit::Decode(std::string_view in) {
+  Reader r(in, "TRANSFER_COMMIT");
+  r.U32(&partition, "partition");
+  r.Bytes(&ring, "ring");
   return r.status();
 }
 

@@ -107,6 +107,9 @@ struct Gossip {
 struct Forward {
   uint32_t flags = 0;
   std::vector<std::string> argv;
+  // The sender's ring epoch (0: not sent, an older sender). A receiver
+  // that does not own the keys reroutes only if its ring is newer.
+  uint64_t ring_epoch = 0;
 
   void EncodeTo(std::string* dst) const;
   [[nodiscard]] Status Decode(std::string_view in);
@@ -132,6 +135,88 @@ enum class ErrorCode : uint16_t {
 struct ErrorMsg {
   uint16_t code = 0;  // an ErrorCode; unknown codes are passed up as is
   std::string message;
+
+  void EncodeTo(std::string* dst) const;
+  [[nodiscard]] Status Decode(std::string_view in);
+};
+
+// Partition transfer (PROTOCOL.md, "Partition transfer"): the coordinator
+// steps the new owner through the phases of moving one partition; the new
+// owner pulls the records from the old owner; the coordinator then hands the
+// partition over with a ring in TRANSFER_COMMIT.
+//
+// The phases, in order. DO NOT CHANGE the values: wire format.
+enum class TransferPhase : uint8_t { kClear = 0, kCopy = 1, kCatchUp = 2, kHandoff = 3 };
+constexpr uint8_t kMaxTransferPhase = 3;
+// "clear", "copy", "catch-up", "handoff" ("unknown" for other values).
+const char* TransferPhaseName(TransferPhase p);
+
+// TRANSFER_STEP (coordinator -> new owner): do one bounded step of `phase`
+// for `partition` of a ring of `partitions` partitions, pulling from
+// `source`, going on from `cursor`.
+struct TransferStep {
+  uint32_t partition = 0;
+  uint32_t partitions = 0;  // Q of the ring the move belongs to
+  uint64_t source = 0;      // the old owner's node id
+  TransferPhase phase = TransferPhase::kClear;
+  std::string cursor;      // storage key to go on from; empty = from the start
+  uint32_t max_bytes = 0;  // batch budget
+
+  void EncodeTo(std::string* dst) const;
+  [[nodiscard]] Status Decode(std::string_view in);
+};
+
+// TRANSFER_PROGRESS: the new owner's answer to a TRANSFER_STEP.
+struct TransferProgress {
+  bool done = false;     // this phase is finished
+  std::string cursor;    // where the next step of this phase goes on
+  uint64_t records = 0;  // records carried by this step
+  uint64_t bytes = 0;    // their size (keys + records)
+
+  void EncodeTo(std::string* dst) const;
+  [[nodiscard]] Status Decode(std::string_view in);
+};
+
+// TRANSFER_READ (new owner -> old owner): the next batch of `phase` (copy,
+// catch-up or handoff) for `partition`, from `cursor`, of at most about
+// `max_bytes`.
+struct TransferRead {
+  uint32_t partition = 0;
+  uint32_t partitions = 0;  // Q of the ring the move belongs to
+  TransferPhase phase = TransferPhase::kCopy;
+  std::string cursor;  // storage key to go on from; empty = from the start
+  uint32_t max_bytes = 0;
+
+  void EncodeTo(std::string* dst) const;
+  [[nodiscard]] Status Decode(std::string_view in);
+};
+
+// One key of a TRANSFER_DATA batch.
+struct TransferRecord {
+  std::string key;      // storage key (2-byte slot + user key)
+  bool present = true;  // false: the key was deleted at the source
+  std::string record;   // the encoded record (empty when !present, or Corruption)
+
+  bool operator==(const TransferRecord&) const = default;
+};
+
+// TRANSFER_DATA: the old owner's answer to a TRANSFER_READ.
+struct TransferData {
+  bool done = false;   // the phase is finished at the old owner
+  std::string cursor;  // where the next TRANSFER_READ of this phase goes on
+  std::vector<TransferRecord> records;
+
+  void EncodeTo(std::string* dst) const;
+  [[nodiscard]] Status Decode(std::string_view in);
+};
+
+// TRANSFER_COMMIT (coordinator -> old owner): the ring that gives
+// `partition` to its new owner. The old owner installs it, lets the writes
+// it held run, and answers TRANSFER_COMMITTED, whose payload is empty (no
+// struct: a receiver ignores whatever bytes it carries).
+struct TransferCommit {
+  uint32_t partition = 0;
+  std::string ring;  // ring/ encoding (ring/FORMAT.md)
 
   void EncodeTo(std::string* dst) const;
   [[nodiscard]] Status Decode(std::string_view in);

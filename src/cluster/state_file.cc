@@ -43,6 +43,9 @@ void EncodeState(const ClusterStateData& state, std::string* dst) {
   if (state.ring.partitions() > 0) ring::EncodeRing(state.ring, &ring);
   util::PutLengthPrefixed(&body, ring);
   util::PutLengthPrefixed(&body, state.members);
+  std::string target;
+  if (state.rebalance_target.partitions() > 0) ring::EncodeRing(state.rebalance_target, &target);
+  util::PutLengthPrefixed(&body, target);
   dst->append(kMagic, sizeof(kMagic));
   dst->push_back(static_cast<char>(kVersion));
   util::PutFixed32(dst, util::crc32c::Mask(util::crc32c::Value(body.data(), body.size())));
@@ -67,8 +70,17 @@ util::Status DecodeState(std::string_view bytes, ClusterStateData* state) {
   std::string_view ring_bytes, members;
   if (!util::GetLengthPrefixed(&body, &ring_bytes)) return bad("truncated ring");
   if (!util::GetLengthPrefixed(&body, &members)) return bad("truncated members");
+  // Appended within version 1: absent in files of older builds.
+  std::string_view target_bytes;
+  if (!body.empty() && !util::GetLengthPrefixed(&body, &target_bytes)) {
+    return bad("truncated rebalance target");
+  }
   // Fields appended by a later version 1 writer are ignored.
   ClusterStateData out;
+  if (!target_bytes.empty()) {
+    util::Status s = ring::DecodeRing(target_bytes, &out.rebalance_target);
+    if (!s.ok()) return bad("rebalance target: " + s.message());
+  }
   if (!ring_bytes.empty()) {
     util::Status s = ring::DecodeRing(ring_bytes, &out.ring);
     if (!s.ok()) return bad("ring: " + s.message());

@@ -23,6 +23,9 @@ constexpr const char* kStateFileName = "cluster.state";
 struct ClusterStateData {
   ring::Ring ring;
   std::string members;  // the membership module's encoding; may be empty
+  // The ring a rebalance this node coordinates is moving toward; empty
+  // (partitions() == 0) when none is running.
+  ring::Ring rebalance_target;
 };
 
 // Writes `state` to dir/cluster.state, durably.

@@ -175,6 +175,10 @@ Config::Config() {
       IntDirective("node-timeout-ms", "5000", false, &Values::node_timeout_ms, 100, 3600000));
   directives_.push_back(
       IntDirective("request-timeout-ms", "5000", true, &Values::request_timeout_ms, 10, 3600000));
+  directives_.push_back(
+      IntDirective("transfer-limit", "2", false, &Values::transfer_limit, 1, 1024));
+  directives_.push_back(MemDirective("transfer-batch-bytes", "1mb", false,
+                                     &Values::transfer_batch_bytes, 1024, 64LL * 1024 * 1024));
   directives_.push_back(MemDirective("proto-max-bulk-len", "512mb", true,
                                      &Values::proto_max_bulk_len, 1024 * 1024, INT64_MAX));
   directives_.push_back(MemDirective("max-value-bytes", "1mb", true, &Values::max_value_bytes, 1,

@@ -62,6 +62,8 @@ struct ConfigValues {
   int64_t gossip_interval_ms = 100;
   int64_t node_timeout_ms = 5000;
   int64_t request_timeout_ms = 5000;
+  int64_t transfer_limit = 2;
+  int64_t transfer_batch_bytes = 1 << 20;
 };
 
 class Config {

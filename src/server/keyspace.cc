@@ -28,6 +28,7 @@ storage::EngineStats Keyspace::EngineStats() const {
 }
 
 util::Status Keyspace::Clear() {
+  if (tracker_ != nullptr) tracker_->Reset();
   live_keys_ = 0;
   expiry_index_.clear();
   return engine_->Clear();
@@ -51,6 +52,7 @@ void Keyspace::NoteRemoved() {
 
 void Keyspace::ExpireNow(std::string_view skey) {
   (void)engine_->Delete(skey);
+  NoteChange(skey);
   stats_.expired++;
   if (tracks_keys_) return;
   if (live_keys_ > 0) live_keys_--;
@@ -156,6 +158,7 @@ util::Status Keyspace::WriteVersion(std::string_view value, int64_t expire_at_ms
   storage::EncodeSingleVersion(record_.context, v, &encoded_);
   util::Status s = engine_->Put(skey_, encoded_, expire_at_ms);
   if (s.ok()) NoteWritten(had_record, expire_at_ms);
+  NoteChange(skey_);
   return s;
 }
 
@@ -170,7 +173,49 @@ bool Keyspace::Delete(std::string_view key) {
   // will turn this into a tombstone version (DESIGN.md section 4).
   (void)engine_->Delete(skey_);
   NoteRemoved();
+  NoteChange(skey_);
   return true;
+}
+
+bool Keyspace::IsLive(std::string_view encoded, int64_t* expire_at_ms) {
+  storage::RecordView rec;
+  if (!storage::DecodeRecord(encoded, &rec).ok()) return false;
+  const storage::VersionView* w = rec.Winner();
+  if (w == nullptr || w->tombstone || w->ExpiredAt(now_ms_)) return false;
+  *expire_at_ms = w->expire_at_ms;
+  return true;
+}
+
+util::Status Keyspace::PutRecord(std::string_view skey, std::string_view record) {
+  storage::RecordView rec;
+  util::Status s = storage::DecodeRecord(record, &rec);
+  if (!s.ok()) return s;
+  skey_.assign(skey.data(), skey.size());
+  int64_t old_expiry = 0, new_expiry = 0;
+  std::string_view stored;
+  const bool existed = engine_->Get(skey_, &stored, &scratch_).ok() && IsLive(stored, &old_expiry);
+  const bool live = IsLive(record, &new_expiry);
+  s = engine_->Put(skey_, record, storage::RecordExpireAt(rec));
+  if (!s.ok()) return s;
+  if (live) {
+    NoteWritten(existed, new_expiry);
+  } else if (existed) {
+    NoteRemoved();
+  }
+  NoteChange(skey_);
+  return util::Status::OK();
+}
+
+util::Status Keyspace::DeleteRecord(std::string_view skey) {
+  skey_.assign(skey.data(), skey.size());
+  int64_t expiry = 0;
+  std::string_view stored;
+  const bool existed = engine_->Get(skey_, &stored, &scratch_).ok() && IsLive(stored, &expiry);
+  util::Status s = engine_->Delete(skey_);
+  if (!s.ok()) return s;
+  if (existed) NoteRemoved();
+  NoteChange(skey_);
+  return util::Status::OK();
 }
 
 bool Keyspace::SetExpire(std::string_view key, int64_t expire_at_ms) {

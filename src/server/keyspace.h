@@ -15,10 +15,10 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "util/crc16.h"
-
+#include "server/change_tracker.h"
 #include "storage/engine.h"
 #include "storage/record.h"
+#include "util/crc16.h"
 #include "util/random.h"
 #include "util/status.h"
 
@@ -82,6 +82,14 @@ class Keyspace {
   // Calls `emit` for every live key in storage-key order.
   void ForEachKey(const std::function<void(std::string_view)>& emit);
 
+  // Partition transfers (cluster/transfer.h) move records as stored: these
+  // write and delete by storage key, keeping the key count and expiry
+  // index right. A record may be expired or hold only tombstones.
+  [[nodiscard]] util::Status PutRecord(std::string_view skey, std::string_view record);
+  [[nodiscard]] util::Status DeleteRecord(std::string_view skey);
+  // Every write and delete from now on is noted there (nullptr: none).
+  void set_change_tracker(ChangeTracker* tracker) { tracker_ = tracker; }
+
   // Active expiry: deletes expired keys by sampling for at most
   // `budget_us`. Returns how many it deleted.
   size_t ActiveExpireCycle(int64_t budget_us, int effort);
@@ -101,8 +109,15 @@ class Keyspace {
   // Deletes a key found expired and counts it.
   void ExpireNow(std::string_view skey);
 
+  // True if `encoded` is a record whose winner is live now; its expiry.
+  bool IsLive(std::string_view encoded, int64_t* expire_at_ms);
+  void NoteChange(std::string_view skey) {
+    if (tracker_ != nullptr) tracker_->Note(skey);
+  }
+
   std::unique_ptr<storage::Engine> engine_;
   const bool tracks_keys_;
+  ChangeTracker* tracker_ = nullptr;
   // Used when !tracks_keys_: exact live-key count, and every key with a TTL
   // (storage key -> expire-at) for active expiry.
   uint64_t live_keys_ = 0;

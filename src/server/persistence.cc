@@ -83,6 +83,17 @@ void Persistence::NotifyBackgroundDone() {
   if (async_ != nullptr) uv_async_send(async_);
 }
 
+void Persistence::WhenDurable(std::function<void()> fn) {
+  FlushToOs();
+  const storage::SequenceNumber want = engine_->LastSequence();
+  if (engine_->DurableSequence() >= want) {
+    fn();
+    return;
+  }
+  durable_waiters_.emplace_back(want, std::move(fn));
+  StartSync();
+}
+
 void Persistence::StartSync() {
   if (sync_in_flight_) return;
   sync_in_flight_ = true;
@@ -112,6 +123,22 @@ void Persistence::SyncDone(uv_work_t* req, int) {
     self->stats_.last_error = self->work_status_.ToString();
     KV_LOG_WARNING("WAL fsync failed: %s", self->work_status_.ToString().c_str());
     if (self->mode_ == FsyncMode::kAlways) self->fatal_ = true;
+  }
+  if (!self->durable_waiters_.empty()) {
+    const storage::SequenceNumber durable = self->engine_->DurableSequence();
+    std::vector<std::function<void()>> ready;
+    auto& waiters = self->durable_waiters_;
+    for (auto it = waiters.begin(); it != waiters.end();) {
+      if (it->first <= durable || !self->work_status_.ok()) {
+        ready.push_back(std::move(it->second));
+        it = waiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Writes after the fsync began need another.
+    if (!waiters.empty()) self->StartSync();
+    for (auto& fn : ready) fn();
   }
   if (self->on_synced_) self->on_synced_();
 }

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/lsm_engine.h"
 
@@ -53,6 +55,11 @@ class Persistence {
   // True if replies produced so far must wait for an fsync (always mode
   // with writes not yet durable). Starts that fsync if none is running.
   bool HoldReplies();
+  // Calls `fn` (on the loop) once everything written so far is on disk,
+  // whatever the fsync mode: now if it already is, else after an fsync
+  // started for it. A failed fsync calls it too, after the error is logged
+  // and counted (the caller cannot do better than the WAL can).
+  void WhenDurable(std::function<void()> fn);
   // Thread-safe hook for the engine's background thread.
   void NotifyBackgroundDone();
   // Stops timers and waits for an in-flight fsync (shutdown).
@@ -74,6 +81,8 @@ class Persistence {
   FsyncMode mode_;
   std::function<void()> on_synced_;
   std::function<void()> on_background_done_;
+  // WhenDurable callbacks with the sequence each waits for.
+  std::vector<std::pair<storage::SequenceNumber, std::function<void()>>> durable_waiters_;
   uv_work_t work_{};
   bool sync_in_flight_ = false;
   util::Status work_status_;

@@ -222,6 +222,8 @@ util::Status Server::Start() {
   co.gossip_interval_ms = static_cast<int>(v.gossip_interval_ms);
   co.node_timeout_ms = static_cast<int>(v.node_timeout_ms);
   co.request_timeout_ms = static_cast<int>(v.request_timeout_ms);
+  co.transfer.transfer_limit = static_cast<int>(v.transfer_limit);
+  co.transfer.batch_bytes = static_cast<uint32_t>(v.transfer_batch_bytes);
   os = cluster::ClusterNode::Open(std::move(co), &cluster_);
   if (!os.ok()) return util::Status::IOError("can't open cluster state: " + os.ToString());
 
@@ -230,10 +232,14 @@ util::Status Server::Start() {
       listener_->Listen(v.bind, static_cast<int>(v.port), static_cast<int>(v.tcp_backlog));
   if (!s.ok()) return s;
 
-  s = cluster_->Start(&loop_,
-                      [this](const cluster::Forward& f, std::function<void(std::string)> done) {
-                        RunForwarded(f, std::move(done));
-                      });
+  partitions_ = std::make_unique<ServerPartitions>(keyspace_.get(), persistence_.get(),
+                                                   [this] { release_held_ = true; });
+  s = cluster_->Start(
+      &loop_,
+      [this](const cluster::Forward& f, std::function<void(std::string)> done) {
+        RunForwarded(f, std::move(done));
+      },
+      partitions_.get());
   if (!s.ok()) return util::Status::IOError("can't start the cluster bus: " + s.ToString());
 
   flush_hook_ = std::make_unique<net::CheckHook>(&loop_, [this] { FlushPending(); });
@@ -488,8 +494,62 @@ void Server::Dispatch(Client& c, const Argv& argv) {
     return;
   }
   c.last_command = cmd->name;
+  if (partitions_ && partitions_->AnyFrozen() && !c.execute_locally &&
+      WritesFrozen(*cmd, argv, &c)) {
+    // The partition is being handed to another node: run this once the
+    // ring says who owns it (milliseconds).
+    c.awaiting = true;
+    stats_.commands_processed--;  // counted when it runs
+    held_commands_.push_back(
+        HeldCommand{c.id(), std::vector<std::string>(argv.begin(), argv.end()), {}, {}});
+    return;
+  }
   if (!c.execute_locally && cluster_->ring().members().size() > 1 && Route(c, *cmd, argv)) return;
   cmd->handler(*this, c, argv);
+}
+
+bool Server::WritesFrozen(const Command& cmd, const Argv& argv, const Client* c) const {
+  auto frozen_keys = [this](const Command& k, const Argv& args) {
+    if (k.first_key <= 0) return false;
+    const int argc = static_cast<int>(args.size());
+    const int last = k.last_key < 0 ? argc + k.last_key : std::min(k.last_key, argc - 1);
+    const int step = k.key_step > 0 ? k.key_step : 1;
+    for (int i = k.first_key; i <= last && i < argc; i += step) {
+      if (partitions_->Frozen(util::KeySlot(args[static_cast<size_t>(i)]))) return true;
+    }
+    return false;
+  };
+  if (util::EqualsIgnoreCase(cmd.name, "exec") && c != nullptr) {
+    for (const std::vector<std::string>& q : c->multi_queue) {
+      const Command* qc = commands_.Find(q[0]);
+      if (qc == nullptr || !(qc->flags & kCmdWrite)) continue;
+      Argv args(q.begin(), q.end());
+      if (qc->first_key <= 0 || frozen_keys(*qc, args)) return true;
+    }
+    return false;
+  }
+  if (!(cmd.flags & kCmdWrite)) return false;
+  return cmd.first_key <= 0 || frozen_keys(cmd, argv);
+}
+
+void Server::ReleaseHeld() {
+  release_held_ = false;
+  for (HeldCommand& h : std::exchange(held_commands_, {})) {
+    if (h.client_id == 0) {
+      RunForwarded(h.forward, std::move(h.done));
+      continue;
+    }
+    auto it = clients_.find(h.client_id);
+    if (it == clients_.end()) continue;  // closed meanwhile
+    Client& c = *it->second;
+    c.awaiting = false;
+    Argv args(h.argv.begin(), h.argv.end());
+    Dispatch(c, args);  // may be held again, or forwarded to the new owner
+    if (!c.awaiting) {
+      MarkPendingFlush(c);
+      resume_input_.push_back(c.id());
+    }
+  }
 }
 
 bool Server::Route(Client& c, const Command& cmd, const Argv& argv) {
@@ -539,24 +599,30 @@ std::string Server::RunHere(const std::vector<std::string>& argv, int protocol) 
 }
 
 void Server::StartFanout(Client& c, FanoutPlan plan) {
+  const uint64_t client_id = c.id();
+  c.awaiting = true;
+  RunFanout(std::move(plan), c.protocol(),
+            [this, client_id](std::string reply) { FinishAwaiting(client_id, reply); });
+}
+
+void Server::RunFanout(FanoutPlan plan, int protocol, std::function<void(std::string)> done) {
   struct State {
     FanoutPlan plan;
     std::vector<std::string> replies;
     size_t pending = 0;
+    std::function<void(std::string)> done;
   };
   auto state = std::make_shared<State>();
   state->plan = std::move(plan);
   state->replies.resize(state->plan.parts.size());
   state->pending = state->plan.parts.size();
-  const uint64_t client_id = c.id();
-  const int protocol = c.protocol();
-  c.awaiting = true;
-  auto finish_part = [this, state, client_id](size_t i, std::string reply) {
+  state->done = std::move(done);
+  auto finish_part = [state](size_t i, std::string reply) {
     state->replies[i] = std::move(reply);
     if (--state->pending > 0) return;
     std::string merged;
     MergeReplies(state->plan, state->replies, &merged);
-    FinishAwaiting(client_id, merged);
+    state->done(std::move(merged));
   };
   for (size_t i = 0; i < state->plan.parts.size(); i++) {
     FanoutPart& part = state->plan.parts[i];
@@ -609,6 +675,26 @@ void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::str
     done("-ERR '" + f.argv[0].substr(0, 64) + "' is not run for another node\r\n");
     return;
   }
+  Argv args(f.argv.begin(), f.argv.end());
+  if (partitions_ && partitions_->AnyFrozen() && WritesFrozen(*cmd, args, nullptr)) {
+    held_commands_.push_back(HeldCommand{0, {}, f, std::move(done)});
+    return;
+  }
+  if (cmd->first_key > 0 && f.ring_epoch < cluster_->ring().epoch()) {
+    // Sent by a node with an older ring: a key whose partition has moved
+    // since goes on to its owner now (the epoch only grows, so no loops).
+    FanoutPlan plan;
+    std::string error;
+    const cluster::ClusterNode& node = *cluster_;
+    if (PlanFanout(
+            *cmd, args,
+            [&node](std::string_view key) { return node.OwnerOfSlot(util::KeySlot(key)); }, &plan,
+            &error) &&
+        !(plan.parts.size() == 1 && plan.parts[0].owner == cluster_->id())) {
+      RunFanout(std::move(plan), (f.flags & cluster::kForwardResp3) ? 3 : 2, std::move(done));
+      return;
+    }
+  }
   std::string reply = RunHere(f.argv, (f.flags & cluster::kForwardResp3) ? 3 : 2);
   if (persistence_ && persistence_->HoldReplies()) {
     // appendfsync always: acknowledged only once durable, as for a client.
@@ -640,6 +726,7 @@ void Server::MarkPendingFlush(Client& c) {
 }
 
 void Server::FlushPending() {
+  if (release_held_) ReleaseHeld();
   if (persistence_) {
     persistence_->FlushToOs();
     if (persistence_->fatal()) {

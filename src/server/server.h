@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/fanout.h"
 #include "server/keyspace.h"
+#include "server/partition_store.h"
 #include "server/persistence.h"
 
 namespace kv::server {
@@ -119,8 +120,15 @@ class Server : public net::Connection::Handler {
   // Sends each part to its node (running ours here), then gives the
   // merged reply to client `client_id` if it is still connected.
   void StartFanout(Client& c, FanoutPlan plan);
+  // The same for a forwarded command: `done` gets the merged reply.
+  void RunFanout(FanoutPlan plan, int protocol, std::function<void(std::string)> done);
   // Runs `argv` here in a connectionless client; its RESP reply.
   std::string RunHere(const std::vector<std::string>& argv, int protocol);
+  // True if `argv` writes to a partition frozen for its handoff (or, for
+  // a keyless write such as FLUSHALL, if any is): it must wait.
+  bool WritesFrozen(const Command& cmd, const Argv& argv, const Client* c) const;
+  // Runs the commands held by a freeze again (they are routed anew).
+  void ReleaseHeld();
   bool CheckOutputLimits(Client& c);
 
   uv_loop_t loop_;
@@ -131,6 +139,17 @@ class Server : public net::Connection::Handler {
   storage::LsmEngine* lsm_ = nullptr;
   std::unique_ptr<Persistence> persistence_;
   std::unique_ptr<cluster::ClusterNode> cluster_;
+  std::unique_ptr<ServerPartitions> partitions_;
+  // Writes held while their partition is handed over, client's and
+  // forwarded, in arrival order; released when the freeze ends.
+  struct HeldCommand {
+    uint64_t client_id = 0;  // 0: forwarded
+    std::vector<std::string> argv;
+    cluster::Forward forward;
+    std::function<void(std::string)> done;
+  };
+  std::vector<HeldCommand> held_commands_;
+  bool release_held_ = false;
   // Clients paused because the LSM stalled writes (by id: they may close).
   std::vector<uint64_t> stalled_clients_;
   std::unique_ptr<net::Listener> listener_;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -98,11 +99,36 @@ std::vector<Reply> Pipeline(const Conn& c, const std::vector<std::vector<std::st
   return out;
 }
 
+// Waits until the rebalance `coordinator` runs has finished; its status.
+std::string WaitRebalanced(const ServerProcess& coordinator, std::chrono::seconds limit = 60s) {
+  std::string status;
+  REQUIRE_MESSAGE(
+      WaitFor(
+          [&] {
+            status = Call(coordinator.Connect(), {"CLUSTER", "REBALANCE", "STATUS"}).str;
+            return InfoField(status, "rebalance_state") != "running";
+          },
+          limit),
+      "still rebalancing: " << status);
+  CHECK_MESSAGE(InfoField(status, "rebalance_state") == "finished", status);
+  return status;
+}
+
+// Keys stored on `node` itself (INFO keyspace is per node).
+int64_t LocalKeys(const ServerProcess& node) {
+  std::string ks = InfoField(Call(node.Connect(), {"INFO", "keyspace"}).str, "db0");
+  if (ks.rfind("keys=", 0) != 0) return 0;
+  return std::stoll(ks.substr(5));
+}
+
 // Starts `n` nodes, MEETs them from the first, waits for every node to see
 // every other up, rebalances, and waits for every node to hold the new ring.
-std::vector<std::unique_ptr<ServerProcess>> StartCluster(int n) {
+std::vector<std::unique_ptr<ServerProcess>> StartCluster(int n,
+                                                         std::vector<std::string> extra = {}) {
   std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 0; i < n; i++) nodes.push_back(std::make_unique<ServerProcess>(NodeArgs("t")));
+  std::vector<std::string> args = NodeArgs("t");
+  args.insert(args.end(), extra.begin(), extra.end());
+  for (int i = 0; i < n; i++) nodes.push_back(std::make_unique<ServerProcess>(args));
   Conn first = nodes[0]->Connect();
   for (int i = 1; i < n; i++) {
     REQUIRE(Call(first, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes[i]->port())}) ==
@@ -121,6 +147,7 @@ std::vector<std::unique_ptr<ServerProcess>> StartCluster(int n) {
   Reply moved = Call(first, {"CLUSTER", "REBALANCE"});
   REQUIRE_MESSAGE(moved.type == Reply::Type::kInteger, moved);
   CHECK(moved.integer > 0);
+  WaitRebalanced(*nodes[0]);
   const std::string epoch = InfoField(Call(first, {"INFO", "cluster"}).str, "cluster_ring_epoch");
   for (const auto& s : nodes) {
     std::string info;
@@ -247,33 +274,191 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a node met into a cluster with data adopts its ring and forwards; a rebalance that "
-    "would strand data is refused") {
-  auto nodes = StartCluster(3);
+    "a node added to a cluster with data receives its share; every key stays readable and "
+    "writable during and after the move, and the old owners delete what moved") {
+  // Small batches, one partition at a time: the move lasts long enough for
+  // the load below to run through it.
+  auto nodes = StartCluster(3, {"--transfer-batch-bytes", "1024", "--transfer-limit", "1"});
   Conn c = nodes[0]->Connect();
-  for (int i = 0; i < 300; i++) REQUIRE(Call(c, {"SET", Key(i), Value(i)}) == Status("OK"));
-  ServerProcess fresh(NodeArgs("t"));
+  const int kKeys = 6000;
+  const std::string pad(1000, 'x');
+  for (int base = 0; base < kKeys; base += 200) {
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = base; i < base + 200; i++) cmds.push_back({"SET", Key(i), Value(i) + pad});
+    for (const Reply& r : Pipeline(c, cmds)) REQUIRE_MESSAGE(r == Status("OK"), r);
+  }
+  nodes.push_back(std::make_unique<ServerProcess>(NodeArgs("t")));
+  ServerProcess& fresh = *nodes.back();
   REQUIRE(Call(c, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(fresh.port())}) == Status("OK"));
   const std::string epoch = InfoField(Call(c, {"INFO", "cluster"}).str, "cluster_ring_epoch");
-  Conn f = fresh.Connect();
   std::string info;
   REQUIRE_MESSAGE(WaitFor(
                       [&] {
-                        info = Call(f, {"INFO", "cluster"}).str;
-                        return InfoField(info, "cluster_ring_epoch") == epoch;
+                        info = Call(fresh.Connect(), {"INFO", "cluster"}).str;
+                        return InfoField(info, "cluster_ring_epoch") == epoch &&
+                               SeesAllUp(*nodes[0], nodes);
                       },
                       20s),
                   "the new node still has " << info);
   CHECK(InfoField(info, "cluster_partitions_owned") == "0");
-  for (int i = 0; i < 300; i += 7) CHECK(Call(f, {"GET", Key(i)}) == Bulk(Value(i)));
-  CHECK(Call(f, {"DBSIZE"}) == Int(300));
-  Reply r = Call(c, {"CLUSTER", "REBALANCE"});
-  REQUIRE(r.type == Reply::Type::kError);
-  CHECK_MESSAGE(r.str.find("not implemented") != std::string::npos, r);
-  // Nothing moved: every key is still served, from every node.
-  for (int i = 0; i < 300; i += 11)
-    CHECK(Call(nodes[2]->Connect(), {"GET", Key(i)}) == Bulk(Value(i)));
-  CHECK(Call(c, {"CLUSTER", "REBALANCE", "DRYRUN"}).size() > 0);
+
+  // Readers and a writer through random nodes for the whole move: every
+  // GET must see the newest acknowledged value, never nil or an error.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ops{0}, bad{0};
+  std::string first_bad;
+  std::thread load([&] {
+    std::mt19937 rng(7);
+    std::vector<Conn> conns;
+    for (const auto& n : nodes) conns.push_back(n->Connect());
+    std::vector<int> written(200, -1);
+    for (int iter = 0; !stop; iter++) {
+      const int k = static_cast<int>(rng() % kKeys);
+      Reply got = Call(conns[rng() % conns.size()], {"GET", Key(k)});
+      const int w = static_cast<int>(rng() % written.size());
+      Reply set = Call(conns[rng() % conns.size()],
+                       {"SET", "live:" + std::to_string(w), std::to_string(iter)});
+      if (set == Status("OK")) written[static_cast<size_t>(w)] = iter;
+      Reply back = Call(conns[rng() % conns.size()], {"GET", "live:" + std::to_string(w)});
+      const bool ok = got == Bulk(Value(k) + pad) && set == Status("OK") &&
+                      back == Bulk(std::to_string(written[static_cast<size_t>(w)]));
+      if (!ok && bad++ == 0) {
+        first_bad = "GET " + Key(k) + " = " + got.str.substr(0, 40) + ", SET = " + set.str +
+                    ", GET live = " + back.str;
+      }
+      ops++;
+    }
+  });
+  Reply moved = Call(c, {"CLUSTER", "REBALANCE"});
+  REQUIRE_MESSAGE(moved.type == Reply::Type::kInteger, moved);
+  CHECK(moved.integer > 0);
+  const std::string status = WaitRebalanced(*nodes[0]);
+  std::this_thread::sleep_for(300ms);  // a little load on the final ring too
+  stop = true;
+  load.join();
+  MESSAGE("moved " << moved.integer << " partitions under load (" << ops.load()
+                   << " GET/SET/GET rounds): " << status);
+  CHECK_MESSAGE(bad == 0, bad.load() << " wrong answers, first: " << first_bad);
+  CHECK(ops > 0);
+  CHECK(InfoField(status, "rebalance_partitions_done") == std::to_string(moved.integer));
+
+  info = Call(fresh.Connect(), {"INFO", "cluster"}).str;
+  CHECK(InfoField(info, "cluster_partitions_owned") != "0");
+  CHECK(LocalKeys(fresh) > 0);
+  // Every key from every node, the new one included.
+  for (const auto& n : nodes) {
+    Conn nc = n->Connect();
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = 0; i < kKeys; i += 3) cmds.push_back({"GET", Key(i)});
+    std::vector<Reply> got = Pipeline(nc, cmds);
+    int wrong = 0;
+    for (size_t j = 0; j < got.size(); j++) {
+      if (got[j] != Bulk(Value(static_cast<int>(j) * 3) + pad) && ++wrong <= 3) {
+        FAIL_CHECK("GET " << Key(static_cast<int>(j) * 3) << " via " << n->port() << " = "
+                          << got[j]);
+      }
+    }
+  }
+  const int64_t total = Call(c, {"DBSIZE"}).integer;
+  CHECK(total >= kKeys);
+  // The old owners delete the moved partitions once everyone has the ring:
+  // each key is then stored exactly once.
+  int64_t stored = 0;
+  CHECK_MESSAGE(WaitFor(
+                    [&] {
+                      stored = 0;
+                      for (const auto& n : nodes) stored += LocalKeys(*n);
+                      return stored == total;
+                    },
+                    30s),
+                "stored " << stored << " for " << total << " keys");
+}
+
+TEST_CASE(
+    "a rebalance goes on after the new owner is SIGKILLed mid-transfer and restarted, and "
+    "after its coordinator is") {
+  std::vector<std::string> slow = NodeArgs("t");
+  slow.insert(slow.end(), {"--transfer-batch-bytes", "4096", "--transfer-limit", "1"});
+  ServerProcess a(slow);
+  ServerProcess b(slow);
+  Conn ca = a.Connect();
+  const int kKeys = 20000;
+  const std::string pad(100, 'y');
+  for (int base = 0; base < kKeys; base += 500) {
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = base; i < base + 500; i++) cmds.push_back({"SET", Key(i), Value(i) + pad});
+    for (const Reply& r : Pipeline(ca, cmds)) REQUIRE_MESSAGE(r == Status("OK"), r);
+  }
+  REQUIRE(Call(ca, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(b.port())}) == Status("OK"));
+  REQUIRE(WaitFor(
+      [&] {
+        std::string l = NodesLine(a, b.port());
+        return !l.empty() && l.find("fail") == std::string::npos && !NodesLine(b, a.port()).empty();
+      },
+      20s));
+  Reply moved = Call(ca, {"CLUSTER", "REBALANCE"});
+  REQUIRE_MESSAGE(moved.type == Reply::Type::kInteger, moved);
+  REQUIRE(moved.integer == 32);  // half of 64 partitions
+  auto done_count = [&](ServerProcess& s) {
+    std::string st = Call(s.Connect(), {"CLUSTER", "REBALANCE", "STATUS"}).str;
+    return InfoField(st, "rebalance_state") == "running"
+               ? std::stoll(InfoField(st, "rebalance_partitions_done"))
+               : -1;
+  };
+  // Kill the new owner once some partitions are its and more are on the way.
+  REQUIRE_MESSAGE(WaitFor([&] { return done_count(a) >= 3; }, 30s),
+                  Call(ca, {"CLUSTER", "REBALANCE", "STATUS"}).str);
+  b.Kill(SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  std::string st = Call(a.Connect(), {"CLUSTER", "REBALANCE", "STATUS"}).str;
+  CHECK_MESSAGE(InfoField(st, "rebalance_state") == "running", st);
+  b.Restart();
+  // Then the coordinator, once the new owner is back and it made progress.
+  const int64_t before = done_count(a);
+  REQUIRE(WaitFor(
+      [&] {
+        int64_t d = done_count(a);
+        return d < 0 || d >= before + 3;
+      },
+      60s));
+  if (done_count(a) >= 0) {
+    a.Kill(SIGKILL);
+    a.Restart();
+    MESSAGE("after the coordinator's restart: "
+            << Call(a.Connect(), {"CLUSTER", "REBALANCE", "STATUS"}).str);
+  }
+  const std::string final_status = WaitRebalanced(a, 120s);
+  MESSAGE(final_status);
+  std::string info_b;
+  CHECK_MESSAGE(WaitFor(
+                    [&] {
+                      info_b = Call(b.Connect(), {"INFO", "cluster"}).str;
+                      return InfoField(info_b, "cluster_partitions_owned") == "32";
+                    },
+                    20s),
+                info_b);
+  for (ServerProcess* s : {&a, &b}) {
+    Conn sc = s->Connect();
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = 0; i < kKeys; i++) cmds.push_back({"GET", Key(i)});
+    std::vector<Reply> got = Pipeline(sc, cmds);
+    int wrong = 0;
+    for (int i = 0; i < kKeys; i++) {
+      if (got[static_cast<size_t>(i)] != Bulk(Value(i) + pad) && ++wrong <= 3) {
+        FAIL_CHECK("GET " << Key(i) << " via " << s->port() << " = "
+                          << got[static_cast<size_t>(i)]);
+      }
+    }
+    CHECK(wrong == 0);
+  }
+  int64_t stored = 0;
+  CHECK_MESSAGE(WaitFor(
+                    [&] {
+                      stored = LocalKeys(a) + LocalKeys(b);
+                      return stored == kKeys;
+                    },
+                    30s),
+                "stored " << stored << " for " << kKeys << " keys");
 }
 
 TEST_CASE("a bus peer with the wrong cluster-secret is refused and logged") {

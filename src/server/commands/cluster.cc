@@ -202,8 +202,9 @@ void Help(Client& client) {
       "NODES",
       "    Return cluster configuration seen by node. Output format:",
       "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
-      "REBALANCE [DRYRUN]",
-      "    Claim partitions for every node that is up; DRYRUN lists the moves only.",
+      "REBALANCE [DRYRUN|STATUS]",
+      "    Claim partitions for every node that is up and move their data there;",
+      "    DRYRUN lists the moves only; STATUS shows the progress of a running one.",
       "RING",
       "    Return the partition map: [partition, first slot, last slot, owner id, address].",
       "SHARDS",
@@ -286,15 +287,18 @@ void PartitionRecords(Server& server, Client& client, const Argv& argv) {
 
 // REBALANCE [DRYRUN]: a new ring over every member that is up, claimed
 // with the fewest moves. DRYRUN replies the plan, one [partition, from,
-// to] per move. Otherwise the ring is installed here and spreads by
-// gossip, once every node that gives up a partition has confirmed it holds
-// no data there: streaming moved partitions to their new owner comes with
-// the transfer work, and until then a move that would strand data is
-// refused rather than lose it.
+// to] per move. Otherwise this node starts moving the partitions
+// (cluster/transfer.h) and replies how many will move; REBALANCE STATUS
+// follows it.
 void Rebalance(Server& server, Client& client, const Argv& argv) {
   const bool dry_run = argv.size() == 3 && util::EqualsIgnoreCase(argv[2], "DRYRUN");
   if (argv.size() == 3 && !dry_run) {
     server.ReplyError(client, "ERR syntax error");
+    return;
+  }
+  cluster::Transfers* transfers = server.cluster().transfers();
+  if (transfers != nullptr && transfers->running()) {
+    server.ReplyError(client, "ERR a rebalance is already running here (CLUSTER REBALANCE STATUS)");
     return;
   }
   ring::Ring next;
@@ -318,61 +322,48 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
     client.reply().Integer(0);
     return;
   }
-  // Ask every node that gives partitions up how many records it holds
-  // there (this node counts its own directly).
-  uint64_t own_records = 0;
-  std::map<uint64_t, std::vector<std::string>> asks;
-  for (const ring::Move& m : moves) {
-    if (m.from == server.cluster().id()) {
-      own_records += RecordsInPartition(server, m.partition);
-      continue;
-    }
-    auto& argv_for = asks[m.from];
-    if (argv_for.empty()) argv_for = {"CLUSTER", "PARTITIONRECORDS"};
-    argv_for.push_back(std::to_string(m.partition));
+  if (transfers == nullptr) {
+    server.ReplyError(client, "ERR the cluster bus is not running");
+    return;
   }
-  struct State {
-    size_t pending = 0;
-    uint64_t records = 0;
-    std::string error;
-  };
-  auto state = std::make_shared<State>();
-  state->pending = asks.size() + 1;
-  state->records = own_records;
-  const uint64_t id = client.id();
-  const size_t move_count = moves.size();
-  auto finish = [&server, state, id, next, move_count] {
-    if (--state->pending > 0) return;
-    std::string reply;
-    if (!state->error.empty()) {
-      reply = ErrorReply("ERR " + state->error);
-    } else if (state->records > 0) {
-      reply = ErrorReply("ERR " + std::to_string(state->records) +
-                         " records are stored in partitions that would move; moving data "
-                         "between nodes is not implemented yet, so the ring is left as it is");
-    } else {
-      server.cluster().InstallRing(next);
-      reply = ":" + std::to_string(move_count) + "\r\n";
-    }
-    server.FinishAwaiting(id, reply);
-  };
-  server.BeginAwaiting(client);
-  for (auto& [node, ask] : asks) {
-    server.cluster().Forward(
-        node, ask, cluster::kForwardLocal,
-        [state, finish, node](util::Status st, std::string reply) {
-          int64_t n = 0;
-          if (!st.ok()) {
-            state->error = "node " + cluster::NodeIdText(node) + " did not answer: " + st.message();
-          } else if (!resp::IntegerValue(reply, &n)) {
-            state->error = "node " + cluster::NodeIdText(node) + " answered " + reply.substr(0, 80);
-          } else {
-            state->records += static_cast<uint64_t>(n);
-          }
-          finish();
-        });
+  s = transfers->Start(next);
+  if (!s.ok()) {
+    server.ReplyError(client, "ERR " + s.message());
+    return;
   }
-  finish();
+  client.reply().Integer(static_cast<int64_t>(moves.size()));
+}
+
+// REBALANCE STATUS: the rebalance this node coordinates, as CLUSTER INFO's
+// "field:value" lines, then one "move:" line per partition in flight.
+void RebalanceStatus(Server& server, Client& client) {
+  const cluster::Transfers* transfers = server.cluster().transfers();
+  cluster::RebalanceStatus st;
+  if (transfers != nullptr) st = transfers->status();
+  std::string text;
+  auto field = [&text](const char* name, const std::string& value) {
+    text += name;
+    text += ':';
+    text += value;
+    text += "\r\n";
+  };
+  field("rebalance_state", st.running ? "running" : (st.total > 0 ? "finished" : "idle"));
+  field("rebalance_target_epoch", std::to_string(st.target_epoch));
+  field("rebalance_partitions_total", std::to_string(st.total));
+  field("rebalance_partitions_done", std::to_string(st.done));
+  field("rebalance_partitions_moving", std::to_string(st.moving.size()));
+  field("rebalance_records", std::to_string(st.records));
+  field("rebalance_bytes", std::to_string(st.bytes));
+  field("rebalance_elapsed_ms", std::to_string(st.elapsed_ms));
+  field("rebalance_last_error", st.last_error);
+  for (const cluster::MoveStatus& m : st.moving) {
+    field("move",
+          "partition=" + std::to_string(m.partition) + ",from=" + cluster::NodeIdText(m.from) +
+              ",to=" + cluster::NodeIdText(m.to) + ",phase=" + cluster::TransferPhaseName(m.phase) +
+              ",records=" + std::to_string(m.records) + ",bytes=" + std::to_string(m.bytes) +
+              ",attempt=" + std::to_string(m.attempts));
+  }
+  client.reply().Verbatim(text);
 }
 
 }  // namespace
@@ -410,7 +401,9 @@ void ClusterCmd(Server& server, Client& client, const Argv& argv) {
   } else if (is("FORGET")) {
     if (arity(3)) Forget(server, client, argv[2]);
   } else if (is("REBALANCE")) {
-    if (argv.size() <= 3) {
+    if (argv.size() == 3 && util::EqualsIgnoreCase(argv[2], "STATUS")) {
+      RebalanceStatus(server, client);
+    } else if (argv.size() <= 3) {
       Rebalance(server, client, argv);
     } else {
       arity(3);

@@ -285,6 +285,13 @@ void ClusterSection(Server& server, InfoBuilder& b) {
   b.Field("cluster_partitions_owned",
           static_cast<uint64_t>(node.ring().PartitionsOf(node.id()).size()));
   b.Field("cluster_ring_epoch", node.ring().epoch());
+  if (const cluster::Transfers* t = node.transfers()) {
+    const cluster::RebalanceStatus st = t->status();
+    b.Field("cluster_rebalance_running", st.running ? "1" : "0");
+    b.Field("cluster_rebalance_partitions_left", static_cast<uint64_t>(st.total - st.done));
+    b.Field("cluster_partitions_moved", st.partitions_moved);
+    b.Field("cluster_records_swept", st.records_swept);
+  }
   const cluster::BusStats bus = node.bus_stats();
   b.Field("cluster_links_up", bus.links_up);
   b.Field("cluster_bus_frames_in", bus.frames_in);

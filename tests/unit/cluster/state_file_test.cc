@@ -11,6 +11,8 @@
 
 #include "cluster/cluster_node.h"
 #include "ring/claim.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
 
 namespace kv::cluster {
 namespace {
@@ -41,7 +43,7 @@ TEST_CASE("cluster.state round-trips through a file, and a missing one is NotFou
   TmpDir dir;
   ClusterStateData got;
   CHECK(LoadState(dir.path, &got).IsNotFound());
-  ClusterStateData state{ThreeNodeRing(), "member bytes"};
+  ClusterStateData state{ThreeNodeRing(), "member bytes", {}};
   REQUIRE(SaveState(dir.path, state).ok());
   REQUIRE(LoadState(dir.path, &got).ok());
   CHECK(got.ring == state.ring);
@@ -49,9 +51,34 @@ TEST_CASE("cluster.state round-trips through a file, and a missing one is NotFou
   CHECK(!std::filesystem::exists(dir.path + "/cluster.state.tmp"));
 }
 
+TEST_CASE("a running rebalance's target ring round-trips; a file without one still opens") {
+  ring::Ring target;
+  REQUIRE(ring::NewRing(64, {ring::Member{11, "a", 1}, ring::Member{44, "d", 1}}, 44,
+                        ring::ClaimOptions{}, &target)
+              .ok());
+  std::string bytes;
+  EncodeState(ClusterStateData{ThreeNodeRing(), "m", target}, &bytes);
+  ClusterStateData out;
+  REQUIRE(DecodeState(bytes, &out).ok());
+  CHECK(out.rebalance_target == target);
+  CHECK(out.ring == ThreeNodeRing());
+
+  // The layout of earlier builds: ring and members only, crc over both.
+  std::string ring_bytes, body, old;
+  ring::EncodeRing(ThreeNodeRing(), &ring_bytes);
+  util::PutLengthPrefixed(&body, ring_bytes);
+  util::PutLengthPrefixed(&body, "m");
+  old.append("KVCS\x01", 5);
+  util::PutFixed32(&old, util::crc32c::Mask(util::crc32c::Value(body.data(), body.size())));
+  old += body;
+  REQUIRE(DecodeState(old, &out).ok());
+  CHECK(out.ring == ThreeNodeRing());
+  CHECK(out.rebalance_target.partitions() == 0);
+}
+
 TEST_CASE("every truncation and every bit flip of cluster.state is Corruption") {
   std::string bytes;
-  EncodeState(ClusterStateData{ThreeNodeRing(), "m"}, &bytes);
+  EncodeState(ClusterStateData{ThreeNodeRing(), "m", {}}, &bytes);
   ClusterStateData out;
   REQUIRE(DecodeState(bytes, &out).ok());
   for (size_t n = 0; n < bytes.size(); n++) {
@@ -111,7 +138,7 @@ TEST_CASE("a node without cluster.state becomes a cluster of one and keeps that 
 
 TEST_CASE("SlotRuns merges the slots of consecutive partitions with one owner") {
   TmpDir dir;
-  ClusterStateData state{ThreeNodeRing(), ""};
+  ClusterStateData state{ThreeNodeRing(), "", {}};
   REQUIRE(SaveState(dir.path, state).ok());
   NodeOptions o;
   o.dir = dir.path;
