@@ -211,6 +211,24 @@ void ClusterNode::GossipTick() {
   }
   HandleEvents();
   if (transfers_) transfers_->Tick();
+  if (ring_.FindMember(id()) == nullptr && membership_->self().state == MemberState::kLeaving &&
+      RingAgreed()) {
+    // The end of CLUSTER LEAVE: every partition was handed over and every
+    // member has the ring without us (members ignore a left node's gossip,
+    // so this waits until they have it).
+    util::Status s = membership_->SetSelfState(MemberState::kLeft);
+    if (!s.ok()) Log("can't mark this node left: " + s.ToString());
+    Log("left the cluster: this node owns nothing now and deletes its data; it can be stopped");
+    HandleEvents();
+  }
+}
+
+bool ClusterNode::RingAgreed() const {
+  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
+    if (m.is_self || ring_.FindMember(m.node_id) == nullptr) continue;
+    if (m.state == MemberState::kDown || m.suspected || m.ring_epoch != ring_.epoch()) return false;
+  }
+  return true;
 }
 
 void ClusterNode::HandleEvents() {
@@ -363,11 +381,11 @@ void ClusterNode::Forward(uint64_t owner, std::vector<std::string> argv, uint32_
                 });
 }
 
-util::Status ClusterNode::PlanRing(ring::Ring* out) const {
+util::Status ClusterNode::PlanRing(ring::Ring* out, uint64_t without) const {
   std::vector<ring::Member> members;
   for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
     if (m.state == MemberState::kDown || m.state == MemberState::kLeft ||
-        m.state == MemberState::kLeaving) {
+        m.state == MemberState::kLeaving || m.node_id == without) {
       continue;
     }
     if (!m.is_self && m.suspected) continue;
@@ -383,6 +401,33 @@ util::Status ClusterNode::PlanRing(ring::Ring* out) const {
     if (!s.ok()) return s;
   }
   return ring::Claim(base, std::move(members), id(), ring::ClaimOptions{}, out);
+}
+
+util::Status ClusterNode::Leave(size_t* moves) {
+  if (!transfers_) return util::Status::Busy("the cluster bus is not running");
+  if (transfers_->running()) {
+    return util::Status::Busy("a rebalance is running here (CLUSTER REBALANCE STATUS)");
+  }
+  if (ring_.FindMember(id()) == nullptr) {
+    return util::Status::InvalidArgument("this node is not a member of the ring");
+  }
+  ring::Ring target;
+  util::Status s = PlanRing(&target, id());
+  if (!s.ok()) {
+    return util::Status::InvalidArgument("no other node can take the partitions: " + s.message());
+  }
+  s = membership_->SetSelfState(MemberState::kLeaving);
+  if (!s.ok()) return s;
+  *moves = ring::Moves(ring_, target).size();
+  s = transfers_->Start(target);
+  if (!s.ok()) {
+    (void)membership_->SetSelfState(MemberState::kNormal);
+    HandleEvents();
+    return s;
+  }
+  Log("leaving the cluster: " + std::to_string(*moves) + " partitions to hand over");
+  HandleEvents();
+  return util::Status::OK();
 }
 
 uint64_t ClusterNode::NextEpoch() const {

@@ -112,9 +112,22 @@ class ClusterNode {
   // A new ring over every member that is up (claim.h: fewest moves), with
   // an epoch above every epoch a member announced. InvalidArgument if the
   // claim cannot be made.
-  [[nodiscard]] util::Status PlanRing(ring::Ring* out) const;
+  // `without`: a member to leave out (CLUSTER LEAVE plans without itself).
+  [[nodiscard]] util::Status PlanRing(ring::Ring* out, uint64_t without = 0) const;
+  // CLUSTER LEAVE: this node turns leaving, and moves every partition it
+  // owns to the others (coordinating the transfers itself); once the last
+  // one is handed over it installs a ring without itself, turns left, and
+  // its data is swept. *moves gets the number of partitions to move.
+  // InvalidArgument if it is the only member, Busy if a rebalance runs.
+  [[nodiscard]] util::Status Leave(size_t* moves);
   // Installs `ring` here; it is saved (on a worker) and gossiped.
   void InstallRing(const ring::Ring& ring);
+  // True if every member of the ring is up and announces our ring epoch:
+  // nobody can hold a newer view of who owns what.
+  bool RingAgreed() const;
+  // True once CLUSTER LEAVE finished here (the members had agreed then;
+  // they no longer gossip with a left node).
+  bool HasLeft() const { return membership_->self().state == MemberState::kLeft; }
   // An epoch above every epoch this node or any member announced.
   uint64_t NextEpoch() const;
   // Partition transfers (nullptr before Start).

@@ -530,22 +530,15 @@ void Transfers::Tick() {
   Sweep();
 }
 
-bool Transfers::Converged() const {
-  const ring::Ring& ring = node_->ring();
-  for (const MemberInfo& m : node_->Members()) {
-    if (m.is_self || ring.FindMember(m.node_id) == nullptr) continue;
-    if (m.state == MemberState::kDown || m.suspected || m.ring_epoch != ring.epoch()) return false;
-  }
-  return true;
-}
-
 // Deletes the records of partitions this node does not own, once every
 // live member announces our ring epoch (a node restarted with an old ring
 // must not delete what it was given since) and a few seconds have passed
 // (the new owner's everysec fsync has covered what it was sent).
 void Transfers::Sweep() {
   if (!sweep_due_ || running_) return;
-  if (NowMs() - ring_changed_ms_ < options_.sweep_delay_ms || !Converged()) return;
+  if (NowMs() - ring_changed_ms_ < options_.sweep_delay_ms ||
+      !(node_->HasLeft() || node_->RingAgreed()))
+    return;
   const ring::Ring& ring = node_->ring();
   size_t budget = kSweepBatch;
   for (uint32_t p = 0; p < ring.partitions() && budget > 0; p++) {

@@ -162,7 +162,6 @@ class Transfers {
   void ServeCommit(const TransferCommit& commit, Bus::Responder reply);
   // Old owner: the partition was handed over (or the handoff abandoned).
   void Release(uint32_t partition, uint32_t partitions);
-  bool Converged() const;
   void Sweep();
 
   ClusterNode* node_;

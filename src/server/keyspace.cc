@@ -296,14 +296,16 @@ uint64_t Keyspace::Scan(uint64_t cursor, size_t count,
   return end_slot >= util::kSlotCount ? 0 : static_cast<uint64_t>(end_slot) << 48;
 }
 
-uint64_t Keyspace::CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot) {
+uint64_t Keyspace::CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot, uint64_t* bytes) {
   std::unique_ptr<storage::Iterator> it = engine_->NewIterator();
   std::string start;
   storage::MakeStorageKey(static_cast<uint16_t>(first_slot), "", &start);
-  uint64_t n = 0;
+  uint64_t n = 0, size = 0;
   for (it->Seek(start); it->Valid() && storage::StorageKeySlot(it->key()) < end_slot; it->Next()) {
     n++;
+    if (bytes != nullptr) size += it->key().size() + it->value().size();
   }
+  if (bytes != nullptr) *bytes = size;
   return n;
 }
 

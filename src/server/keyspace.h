@@ -78,7 +78,8 @@ class Keyspace {
                 uint32_t end_slot = util::kSlotCount);
   // Stored records (live or not yet compacted away) whose slot is in
   // [first_slot, end_slot): what a partition move would have to carry.
-  uint64_t CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot);
+  // *bytes (if given) gets their size, keys and records.
+  uint64_t CountRecordsInSlots(uint32_t first_slot, uint32_t end_slot, uint64_t* bytes = nullptr);
   // Calls `emit` for every live key in storage-key order.
   void ForEachKey(const std::function<void(std::string_view)>& emit);
 

@@ -292,20 +292,20 @@ TEST_CASE(
   REQUIRE(Call(c, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(fresh.port())}) == Status("OK"));
   const std::string epoch = InfoField(Call(c, {"INFO", "cluster"}).str, "cluster_ring_epoch");
   std::string info;
-  REQUIRE_MESSAGE(WaitFor(
-                      [&] {
-                        info = Call(fresh.Connect(), {"INFO", "cluster"}).str;
-                        return InfoField(info, "cluster_ring_epoch") == epoch &&
-                               SeesAllUp(*nodes[0], nodes);
-                      },
-                      20s),
-                  "the new node still has " << info);
+  REQUIRE_MESSAGE(
+      WaitFor(
+          [&] {
+            info = Call(fresh.Connect(), {"INFO", "cluster"}).str;
+            return InfoField(info, "cluster_ring_epoch") == epoch && SeesAllUp(*nodes[0], nodes);
+          },
+          20s),
+      "the new node still has " << info << "; node 0 sees " << Call(c, {"CLUSTER", "NODES"}).str);
   CHECK(InfoField(info, "cluster_partitions_owned") == "0");
 
   // Readers and a writer through random nodes for the whole move: every
   // GET must see the newest acknowledged value, never nil or an error.
   std::atomic<bool> stop{false};
-  std::atomic<int> ops{0}, bad{0};
+  std::atomic<int> ops{0}, bad{0}, live_keys{0};
   std::string first_bad;
   std::thread load([&] {
     std::mt19937 rng(7);
@@ -318,7 +318,10 @@ TEST_CASE(
       const int w = static_cast<int>(rng() % written.size());
       Reply set = Call(conns[rng() % conns.size()],
                        {"SET", "live:" + std::to_string(w), std::to_string(iter)});
-      if (set == Status("OK")) written[static_cast<size_t>(w)] = iter;
+      if (set == Status("OK")) {
+        if (written[static_cast<size_t>(w)] < 0) live_keys++;
+        written[static_cast<size_t>(w)] = iter;
+      }
       Reply back = Call(conns[rng() % conns.size()], {"GET", "live:" + std::to_string(w)});
       const bool ok = got == Bulk(Value(k) + pad) && set == Status("OK") &&
                       back == Bulk(std::to_string(written[static_cast<size_t>(w)]));
@@ -359,8 +362,7 @@ TEST_CASE(
       }
     }
   }
-  const int64_t total = Call(c, {"DBSIZE"}).integer;
-  CHECK(total >= kKeys);
+  const int64_t total = kKeys + live_keys;
   // The old owners delete the moved partitions once everyone has the ring:
   // each key is then stored exactly once.
   int64_t stored = 0;
@@ -372,6 +374,35 @@ TEST_CASE(
                     },
                     30s),
                 "stored " << stored << " for " << total << " keys");
+  CHECK(Call(c, {"DBSIZE"}) == Int(total));
+
+  // LEAVE drains the new node again: its partitions go back to the others,
+  // every key stays readable, and it ends up owning and storing nothing.
+  Conn fc = fresh.Connect();
+  Reply plan = Call(fc, {"CLUSTER", "LEAVE", "DRYRUN"});
+  Reply left = Call(fc, {"CLUSTER", "LEAVE"});
+  REQUIRE_MESSAGE(left.type == Reply::Type::kInteger, left);
+  CHECK(static_cast<size_t>(left.integer) == plan.size());
+  CHECK(left.integer == std::stoll(InfoField(info, "cluster_partitions_owned")));
+  MESSAGE("leave: " << WaitRebalanced(fresh));
+  CHECK(Call(fc, {"CLUSTER", "LEAVE"}).type == Reply::Type::kError);  // not a member any more
+  for (size_t n = 0; n < 3; n++) {
+    CHECK_MESSAGE(WaitFor([&] { return NodesLine(*nodes[n], fresh.port()).empty(); }, 20s),
+                  NodesLine(*nodes[n], fresh.port()));
+  }
+  {
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = 0; i < kKeys; i += 2) cmds.push_back({"GET", Key(i)});
+    std::vector<Reply> got = Pipeline(nodes[1]->Connect(), cmds);
+    int wrong = 0;
+    for (size_t j = 0; j < got.size(); j++) {
+      if (got[j] != Bulk(Value(static_cast<int>(j) * 2) + pad)) wrong++;
+    }
+    CHECK(wrong == 0);
+  }
+  CHECK_MESSAGE(WaitFor([&] { return LocalKeys(fresh) == 0; }, 30s), LocalKeys(fresh));
+  CHECK(LocalKeys(*nodes[0]) + LocalKeys(*nodes[1]) + LocalKeys(*nodes[2]) == total);
+  CHECK(Call(c, {"DBSIZE"}) == Int(total));
 }
 
 TEST_CASE(

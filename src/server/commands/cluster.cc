@@ -13,6 +13,7 @@
 #include "server/client.h"
 #include "server/commands/commands.h"
 #include "server/server.h"
+#include "util/clock.h"
 #include "util/crc16.h"
 #include "util/strings.h"
 
@@ -102,7 +103,9 @@ void Nodes(Server& server, Client& client) {
     }
     const bool up = m.is_self || (m.state != cluster::MemberState::kDown && !m.suspected);
     text += cluster::NodeIdText(m.node_id) + " " + a.ip + ":" + std::to_string(a.port) + "@" +
-            std::to_string(a.bus_port) + " " + flags + " - 0 0 " +
+            std::to_string(a.bus_port) + " " + flags + " - 0 " +
+            // pong-recv: when its heartbeat last advanced here (Unix ms).
+            std::to_string(m.is_self ? 0 : util::WallMs() - m.ms_since_heartbeat) + " " +
             std::to_string(node.ring().epoch()) + (up ? " connected" : " disconnected");
     for (const auto& r : runs) {
       if (r.owner == m.node_id) text += " " + SlotRangeText(r);
@@ -195,10 +198,15 @@ void Help(Client& client) {
       "    Return the hash slot for <key>.",
       "FORGET <node-id>",
       "    Remove a node that owns no partitions from the cluster.",
+      "LEAVE [DRYRUN]",
+      "    Hand every partition of this node to the others, then leave the ring;",
+      "    DRYRUN lists the moves only. Progress: CLUSTER REBALANCE STATUS.",
       "MEET <ip> <port> [<bus-port>]",
       "    Connect this node to the node at <ip>:<port> (bus port <port>+10000 unless given).",
       "MYID",
       "    Return the node id.",
+      "PARTITIONSTATS <partition> [<partition> ...]",
+      "    Return [partition, records, bytes] stored here for each partition.",
       "NODES",
       "    Return cluster configuration seen by node. Output format:",
       "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
@@ -285,6 +293,71 @@ void PartitionRecords(Server& server, Client& client, const Argv& argv) {
   client.reply().Integer(static_cast<int64_t>(n));
 }
 
+// PARTITIONSTATS p [p ...]: [partition, records, bytes] per partition,
+// what moving it would carry (kv-cluster prints it with a plan).
+void PartitionStats(Server& server, Client& client, const Argv& argv) {
+  const uint32_t q = server.cluster().ring().partitions();
+  std::vector<uint32_t> parts;
+  for (size_t i = 2; i < argv.size(); i++) {
+    int64_t p = 0;
+    if (!util::ParseInt64(argv[i], &p) || p < 0 || p >= q) {
+      server.ReplyError(client, "ERR Invalid partition " + std::string(argv[i]));
+      return;
+    }
+    parts.push_back(static_cast<uint32_t>(p));
+  }
+  client.reply().ArrayHeader(parts.size());
+  for (uint32_t p : parts) {
+    ring::SlotRange r = ring::SlotsOfPartition(p, q);
+    uint64_t bytes = 0;
+    const uint64_t records = server.keyspace().CountRecordsInSlots(r.begin, r.end, &bytes);
+    client.reply().ArrayHeader(3);
+    client.reply().Integer(p);
+    client.reply().Integer(static_cast<int64_t>(records));
+    client.reply().Integer(static_cast<int64_t>(bytes));
+  }
+}
+
+// The moves a plan makes, one [partition, from, to] each (DRYRUN).
+void ReplyMoves(Client& client, const std::vector<ring::Move>& moves) {
+  client.reply().ArrayHeader(moves.size());
+  for (const ring::Move& m : moves) {
+    client.reply().ArrayHeader(3);
+    client.reply().Integer(m.partition);
+    client.reply().Bulk(cluster::NodeIdText(m.from));
+    client.reply().Bulk(cluster::NodeIdText(m.to));
+  }
+}
+
+// LEAVE [DRYRUN]: this node hands all its partitions to the others and
+// leaves the ring (DRYRUN: the moves only). Replies how many move; the
+// progress is in REBALANCE STATUS here.
+void Leave(Server& server, Client& client, const Argv& argv) {
+  const bool dry_run = argv.size() == 3 && util::EqualsIgnoreCase(argv[2], "DRYRUN");
+  if (argv.size() == 3 && !dry_run) {
+    server.ReplyError(client, "ERR syntax error");
+    return;
+  }
+  cluster::ClusterNode& node = server.cluster();
+  if (dry_run) {
+    ring::Ring next;
+    util::Status s = node.PlanRing(&next, node.id());
+    if (!s.ok()) {
+      server.ReplyError(client, "ERR no other node can take the partitions: " + s.message());
+      return;
+    }
+    ReplyMoves(client, ring::Moves(node.ring(), next));
+    return;
+  }
+  size_t moves = 0;
+  util::Status s = node.Leave(&moves);
+  if (!s.ok()) {
+    server.ReplyError(client, "ERR " + s.message());
+    return;
+  }
+  client.reply().Integer(static_cast<int64_t>(moves));
+}
+
 // REBALANCE [DRYRUN]: a new ring over every member that is up, claimed
 // with the fewest moves. DRYRUN replies the plan, one [partition, from,
 // to] per move. Otherwise this node starts moving the partitions
@@ -309,13 +382,7 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
   }
   std::vector<ring::Move> moves = ring::Moves(server.cluster().ring(), next);
   if (dry_run) {
-    client.reply().ArrayHeader(moves.size());
-    for (const ring::Move& m : moves) {
-      client.reply().ArrayHeader(3);
-      client.reply().Integer(m.partition);
-      client.reply().Bulk(cluster::NodeIdText(m.from));
-      client.reply().Bulk(cluster::NodeIdText(m.to));
-    }
+    ReplyMoves(client, moves);
     return;
   }
   if (moves.empty() && next.members() == server.cluster().ring().members()) {
@@ -405,6 +472,18 @@ void ClusterCmd(Server& server, Client& client, const Argv& argv) {
       RebalanceStatus(server, client);
     } else if (argv.size() <= 3) {
       Rebalance(server, client, argv);
+    } else {
+      arity(3);
+    }
+  } else if (is("LEAVE")) {
+    if (argv.size() <= 3) {
+      Leave(server, client, argv);
+    } else {
+      arity(3);
+    }
+  } else if (is("PARTITIONSTATS")) {
+    if (argv.size() >= 3) {
+      PartitionStats(server, client, argv);
     } else {
       arity(3);
     }
