@@ -211,6 +211,7 @@ void ClusterNode::GossipTick() {
   }
   HandleEvents();
   if (transfers_) transfers_->Tick();
+  MaybeRebalanceJoined();
   if (ring_.FindMember(id()) == nullptr && membership_->self().state == MemberState::kLeaving &&
       RingAgreed()) {
     // The end of CLUSTER LEAVE: every partition was handed over and every
@@ -223,10 +224,34 @@ void ClusterNode::GossipTick() {
   }
 }
 
+void ClusterNode::RebalanceWhenJoined() { join_deadline_ms_ = MonotonicMs() + 60000; }
+
+void ClusterNode::MaybeRebalanceJoined() {
+  if (join_deadline_ms_ == 0 || !transfers_) return;
+  if (MonotonicMs() > join_deadline_ms_) {
+    join_deadline_ms_ = 0;
+    Log("JOIN: no cluster ring arrived within a minute; run CLUSTER REBALANCE when it has");
+    return;
+  }
+  const bool alone = ring_.members().size() == 1 && ring_.members()[0].id == id();
+  if (alone || !RingAgreed() || transfers_->running()) return;
+  join_deadline_ms_ = 0;
+  ring::Ring target;
+  util::Status s = PlanRing(&target);
+  if (s.ok()) s = transfers_->Start(target);
+  if (!s.ok()) Log("JOIN: can't rebalance: " + s.ToString());
+}
+
 bool ClusterNode::RingAgreed() const {
-  for (const MemberInfo& m : membership_->Members(MonotonicMs())) {
-    if (m.is_self || ring_.FindMember(m.node_id) == nullptr) continue;
-    if (m.state == MemberState::kDown || m.suspected || m.ring_epoch != ring_.epoch()) return false;
+  std::vector<MemberInfo> members = membership_->Members(MonotonicMs());
+  for (const ring::Member& r : ring_.members()) {
+    if (r.id == id()) continue;
+    auto m = std::find_if(members.begin(), members.end(),
+                          [&r](const MemberInfo& i) { return i.node_id == r.id; });
+    if (m == members.end() || m->state == MemberState::kDown || m->suspected ||
+        m->ring_epoch != ring_.epoch()) {
+      return false;
+    }
   }
   return true;
 }

@@ -120,6 +120,10 @@ class ClusterNode {
   // its data is swept. *moves gets the number of partitions to move.
   // InvalidArgument if it is the only member, Busy if a rebalance runs.
   [[nodiscard]] util::Status Leave(size_t* moves);
+  // CLUSTER JOIN, after the MEET: once this node has adopted the cluster's
+  // ring and every member agrees on it, it rebalances (within a minute,
+  // else it logs why not).
+  void RebalanceWhenJoined();
   // Installs `ring` here; it is saved (on a worker) and gossiped.
   void InstallRing(const ring::Ring& ring);
   // True if every member of the ring is up and announces our ring epoch:
@@ -162,6 +166,9 @@ class ClusterNode {
   std::unique_ptr<net::Timer> gossip_timer_;
   ForwardHandler on_forward_;
   std::unique_ptr<Transfers> transfers_;
+  // CLUSTER JOIN's rebalance is due until this (monotonic ms; 0: none).
+  int64_t join_deadline_ms_ = 0;
+  void MaybeRebalanceJoined();
   // A rebalance target read from the state file, resumed by Start.
   ring::Ring loaded_target_;
   uv_loop_t* loop_ = nullptr;

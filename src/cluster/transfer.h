@@ -119,6 +119,10 @@ class Transfers {
   bool running() const { return running_; }
   const ring::Ring& target() const { return target_; }
   RebalanceStatus status() const;
+  // True while this node may store records of partitions it does not own
+  // (being filled here, or moved away and not swept yet): counts of this
+  // node's keys must then leave those partitions out.
+  bool MayHoldForeign() const { return sweep_due_ || !incoming_.empty(); }
 
   // Bus requests of the transfer frame types (ClusterNode routes them here).
   void OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply);

@@ -405,6 +405,30 @@ TEST_CASE(
   CHECK(Call(c, {"DBSIZE"}) == Int(total));
 }
 
+TEST_CASE("CLUSTER JOIN: a new node meets the cluster and claims its share with the data") {
+  auto nodes = StartCluster(2);
+  Conn c = nodes[0]->Connect();
+  for (int i = 0; i < 1000; i++) REQUIRE(Call(c, {"SET", Key(i), Value(i)}) == Status("OK"));
+  ServerProcess fresh(NodeArgs("t"));
+  Conn fc = fresh.Connect();
+  REQUIRE(Call(fc, {"CLUSTER", "JOIN", "127.0.0.1", std::to_string(nodes[1]->port())}) ==
+          Status("OK"));
+  std::string status;
+  REQUIRE_MESSAGE(WaitFor(
+                      [&] {
+                        status = Call(fc, {"CLUSTER", "REBALANCE", "STATUS"}).str;
+                        return InfoField(status, "rebalance_state") == "finished";
+                      },
+                      30s),
+                  status);
+  const std::string owned =
+      InfoField(Call(fc, {"INFO", "cluster"}).str, "cluster_partitions_owned");
+  CHECK_MESSAGE((owned == "21" || owned == "22"), owned);  // a third of 64
+  CHECK(LocalKeys(fresh) > 0);
+  for (int i = 0; i < 1000; i++) CHECK(Call(fc, {"GET", Key(i)}) == Bulk(Value(i)));
+  CHECK(Call(fc, {"DBSIZE"}) == Int(1000));
+}
+
 TEST_CASE(
     "a rebalance goes on after the new owner is SIGKILLed mid-transfer and restarted, and "
     "after its coordinator is") {

@@ -198,6 +198,9 @@ void Help(Client& client) {
       "    Return the hash slot for <key>.",
       "FORGET <node-id>",
       "    Remove a node that owns no partitions from the cluster.",
+      "JOIN <ip> <port> [<bus-port>]",
+      "    MEET the node at <ip>:<port>, then, once this node has the cluster's ring,",
+      "    rebalance so that it owns its share. Progress: CLUSTER REBALANCE STATUS.",
       "LEAVE [DRYRUN]",
       "    Hand every partition of this node to the others, then leave the ring;",
       "    DRYRUN lists the moves only. Progress: CLUSTER REBALANCE STATUS.",
@@ -227,7 +230,10 @@ void Help(Client& client) {
   for (const char* l : kLines) client.reply().Simple(l);
 }
 
-void Meet(Server& server, Client& client, const Argv& argv) {
+// MEET host port [bus-port], and JOIN (the same, then this node claims
+// its share of partitions once it has the cluster's ring: a rebalance it
+// coordinates, followed with REBALANCE STATUS here).
+void Meet(Server& server, Client& client, const Argv& argv, bool join) {
   int64_t port = 0, bus_port = 0;
   if (!util::ParseInt64(argv[3], &port) || port <= 0 || port > 65535) {
     server.ReplyError(client, "ERR Invalid node address specified: " + std::string(argv[2]) + ":" +
@@ -245,7 +251,8 @@ void Meet(Server& server, Client& client, const Argv& argv) {
   server.BeginAwaiting(client);
   server.cluster().Meet(
       std::string(argv[2]), static_cast<uint16_t>(bus_port),
-      [&server, id, address](util::Status s) {
+      [&server, id, address, join](util::Status s) {
+        if (s.ok() && join) server.cluster().RebalanceWhenJoined();
         server.FinishAwaiting(
             id, s.ok() ? std::string("+OK\r\n")
                        : ErrorReply("ERR can't meet " + address + ": " + s.message()));
@@ -459,9 +466,9 @@ void ClusterCmd(Server& server, Client& client, const Argv& argv) {
     if (arity(3)) client.reply().Integer(util::KeySlot(argv[2]));
   } else if (is("RING")) {
     if (arity(2)) Ring(server, client);
-  } else if (is("MEET")) {
+  } else if (is("MEET") || is("JOIN")) {
     if (argv.size() == 4 || argv.size() == 5) {
-      Meet(server, client, argv);
+      Meet(server, client, argv, is("JOIN"));
     } else {
       arity(4);
     }

@@ -209,11 +209,24 @@ void Scan(Server& server, Client& client, const Argv& argv) {
   for (const std::string& k : keys) r.Bulk(k);
 }
 
+namespace {
+// True if this node may store keys of partitions it does not own (moving
+// in, or moved away and not swept yet): DBSIZE and KEYS, which add up the
+// nodes' answers, must then count only what this node owns.
+bool MayHoldForeign(Server& server) {
+  const cluster::Transfers* t = server.cluster().transfers();
+  return t != nullptr && t->MayHoldForeign();
+}
+}  // namespace
+
 void Keys(Server& server, Client& client, const Argv& argv) {
   std::string_view pattern = argv[1];
   bool all = pattern.size() == 1 && pattern[0] == '*';
   std::vector<std::string> keys;
+  const bool only_owned = MayHoldForeign(server);
+  const cluster::ClusterNode& node = server.cluster();
   server.keyspace().ForEachKey([&](std::string_view k) {
+    if (only_owned && !node.OwnsSlot(util::KeySlot(k))) return;
     if (all || util::GlobMatch(pattern, k)) keys.emplace_back(k);
   });
   client.reply().ArrayHeader(keys.size());
@@ -221,7 +234,15 @@ void Keys(Server& server, Client& client, const Argv& argv) {
 }
 
 void DbSize(Server& server, Client& client, const Argv&) {
-  client.reply().Integer(static_cast<int64_t>(server.keyspace().KeyCount()));
+  uint64_t n = server.keyspace().KeyCount();
+  if (MayHoldForeign(server)) {
+    const cluster::ClusterNode& node = server.cluster();
+    for (const cluster::OwnedSlots& run : node.SlotRuns()) {
+      if (run.owner == node.id()) continue;
+      n -= std::min(n, server.keyspace().CountRecordsInSlots(run.first, run.last + 1));
+    }
+  }
+  client.reply().Integer(static_cast<int64_t>(n));
 }
 
 void FlushAll(Server& server, Client& client, const Argv& argv) {
