@@ -20,6 +20,8 @@ class ReplyWriter {
   int protocol() const { return protocol_; }
   void set_protocol(int p) { protocol_ = p; }
   util::Buffer* buffer() { return out_; }
+  // Writes go to `out` from now on (a client capturing one reply).
+  void set_buffer(util::Buffer* out) { out_ = out; }
 
   void Ok() { out_->Append("+OK\r\n", 5); }
   void Simple(std::string_view s);

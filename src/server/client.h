@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,23 @@ class Client {
   // Waiting for other nodes to answer a forwarded command: no further
   // input is processed until its reply is in, so replies keep their order.
   bool awaiting = false;
+  // Replies in order while forwarded commands are in flight (pipelining
+  // through a node that owns few of the keys): one slot per command since
+  // the oldest unanswered forward, filled when its answer comes; the
+  // ready ones at the front go to the connection.
+  struct ReplySlot {
+    uint64_t seq = 0;
+    bool ready = false;
+    std::string bytes;
+  };
+  std::deque<ReplySlot> slots;
+  uint64_t next_slot_seq = 1;
+  // Input stopped until every slot is answered (a command that must not
+  // overtake them, saved in `deferred`, or too many in flight).
+  bool draining = false;
+  std::vector<std::string> deferred;
+  // Where a local command's reply goes while slots are open.
+  util::Buffer capture;
   // EXEC is running its queue: commands must run here, synchronously.
   bool in_exec = false;
   // Runs every command here, never forwarding (a command another node

@@ -397,7 +397,16 @@ void Server::OnClosed(net::Connection* conn) {
 }
 
 void Server::ProcessInput(Client& c) {
-  if (c.close_requested || c.paused || c.awaiting) return;
+  if (c.close_requested || c.paused || c.awaiting || c.draining) return;
+  if (!c.deferred.empty()) {
+    // Every earlier reply is out: the command that waited for them runs.
+    std::vector<std::string> deferred = std::exchange(c.deferred, {});
+    Argv args(deferred.begin(), deferred.end());
+    keyspace_->set_now_ms(util::WallMs());
+    Dispatch(c, args);
+    MarkPendingFlush(c);
+    if (c.close_requested || c.awaiting) return;
+  }
   if (lsm_ != nullptr && lsm_->WriteStalled()) {
     // Flushes fell behind: stop taking requests instead of growing memory.
     // The engine's background thread wakes us when it catches up.
@@ -435,12 +444,25 @@ void Server::ProcessInput(Client& c) {
     }
     done += consumed;
     if (argv.empty()) continue;
-    Dispatch(c, argv);
+    if (c.slots.empty()) {
+      Dispatch(c, argv);
+    } else if (Pipelinable(c, argv)) {
+      DispatchIntoSlot(c, argv);
+    } else {
+      // It must not overtake the forwarded commands before it (MULTI,
+      // SELECT, QUIT...): it runs once they are all answered.
+      c.deferred.assign(argv.begin(), argv.end());
+      c.draining = true;
+    }
     if (c.close_requested) {
       done = in.size();
       break;
     }
-    if (c.awaiting) break;  // the rest waits for the forwarded reply
+    if (c.awaiting || c.draining) break;  // the rest waits for the forwarded replies
+    if (c.slots.size() >= kMaxReplySlots) {
+      c.draining = true;
+      break;
+    }
   }
   in.Consume(done);
   if (c.close_requested) return;
@@ -574,8 +596,60 @@ bool Server::Route(Client& c, const Command& cmd, const Argv& argv) {
     ReplyError(c, "ERR transactions run on one node: this command's keys are on other nodes");
     return true;
   }
+  if (cmd.first_key > 0 && c.conn() != nullptr && !c.in_exec) {
+    // Keyed: later commands need not wait for this one's answer.
+    const uint64_t seq = c.next_slot_seq++;
+    c.slots.push_back(Client::ReplySlot{seq, false, {}});
+    const uint64_t client_id = c.id();
+    RunFanout(std::move(plan), c.protocol(), [this, client_id, seq](std::string reply) {
+      FillSlot(client_id, seq, std::move(reply));
+    });
+    return true;
+  }
   StartFanout(c, std::move(plan));
   return true;
+}
+
+bool Server::Pipelinable(const Client& c, const Argv& argv) const {
+  const Command* cmd = commands_.Find(argv[0]);
+  return cmd != nullptr && cmd->first_key > 0 && !c.in_multi &&
+         !(partitions_ && partitions_->AnyFrozen());
+}
+
+void Server::DispatchIntoSlot(Client& c, const Argv& argv) {
+  c.capture.Clear();
+  c.reply().set_buffer(&c.capture);
+  const size_t open = c.slots.size();
+  Dispatch(c, argv);
+  c.reply().set_buffer(&c.conn()->output());
+  // Forwarded: StartFanout opened the slot. Run here: its reply is ready.
+  if (c.slots.size() == open) {
+    c.slots.push_back(Client::ReplySlot{c.next_slot_seq++, true, std::string(c.capture.view())});
+  }
+}
+
+void Server::FillSlot(uint64_t client_id, uint64_t seq, std::string reply) {
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return;  // closed meanwhile
+  Client& c = *it->second;
+  for (Client::ReplySlot& slot : c.slots) {
+    if (slot.seq != seq) continue;
+    if (resp::IsErrorReply(reply)) stats_.error_replies++;
+    slot.ready = true;
+    slot.bytes = std::move(reply);
+    break;
+  }
+  bool wrote = false;
+  while (!c.slots.empty() && c.slots.front().ready) {
+    c.conn()->output().Append(c.slots.front().bytes);
+    c.slots.pop_front();
+    wrote = true;
+  }
+  if (wrote) MarkPendingFlush(c);
+  if (c.draining && (c.slots.empty() || (c.deferred.empty() && c.slots.size() < kMaxReplySlots))) {
+    c.draining = false;
+    resume_input_.push_back(client_id);
+  }
 }
 
 void Server::ForwardWhole(Client& c, uint64_t owner, const Argv& argv) {

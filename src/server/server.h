@@ -122,6 +122,17 @@ class Server : public net::Connection::Handler {
   void StartFanout(Client& c, FanoutPlan plan);
   // The same for a forwarded command: `done` gets the merged reply.
   void RunFanout(FanoutPlan plan, int protocol, std::function<void(std::string)> done);
+  // Forwarded keyed commands a client may have unanswered at once.
+  static constexpr size_t kMaxReplySlots = 256;
+  // True if `argv` may run while forwarded commands before it are still
+  // unanswered (a keyed command: any order across keys is one a cluster
+  // allows; one key's commands go to one owner over one link, in order).
+  bool Pipelinable(const Client& c, const Argv& argv) const;
+  // Dispatches with the reply captured into the client's next slot.
+  void DispatchIntoSlot(Client& c, const Argv& argv);
+  // A forwarded command's reply: into its slot, and every ready slot at
+  // the front out to the connection.
+  void FillSlot(uint64_t client_id, uint64_t seq, std::string reply);
   // Runs `argv` here in a connectionless client; its RESP reply.
   std::string RunHere(const std::vector<std::string>& argv, int protocol);
   // True if `argv` writes to a partition frozen for its handoff (or, for

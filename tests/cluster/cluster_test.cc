@@ -405,6 +405,44 @@ TEST_CASE(
   CHECK(Call(c, {"DBSIZE"}) == Int(total));
 }
 
+TEST_CASE("a pipeline through a node that owns few of its keys is answered in order") {
+  auto nodes = StartCluster(2);
+  Conn c = nodes[0]->Connect();
+  std::vector<std::vector<std::string>> cmds;
+  std::vector<Reply> want;
+  for (int i = 0; i < 600; i++) {
+    cmds.push_back({"SET", Key(i), Value(i)});
+    want.push_back(Status("OK"));
+    cmds.push_back({"GET", Key(i)});
+    want.push_back(Bulk(Value(i)));
+    cmds.push_back({"INCR", "counter:" + std::to_string(i % 7)});
+    want.push_back(Int(i / 7 + 1));
+    if (i % 50 == 0) {  // commands that wait for the forwarded ones before them
+      cmds.push_back({"ECHO", "e" + std::to_string(i)});
+      want.push_back(Bulk("e" + std::to_string(i)));
+      cmds.push_back({"MULTI"});
+      want.push_back(Status("OK"));
+      cmds.push_back({"PING"});
+      want.push_back(Status("QUEUED"));
+      cmds.push_back({"EXEC"});
+      want.push_back(Array({Status("PONG")}));
+      cmds.push_back({"MGET", Key(i), Key(i / 2), "nokey"});
+      want.push_back(Array({Bulk(Value(i)), Bulk(Value(i / 2)), Nil()}));
+    }
+  }
+  std::vector<Reply> got = Pipeline(c, cmds);
+  REQUIRE(got.size() == want.size());
+  int wrong = 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    if (got[i] != want[i] && ++wrong <= 5) {
+      FAIL_CHECK("reply " << i << " to " << cmds[i][0] << " " << (cmds[i].size() > 1 ? cmds[i][1] : "")
+                          << " = " << got[i] << ", want " << want[i]);
+    }
+  }
+  CHECK(wrong == 0);
+  CHECK(Call(c, {"PING"}) == Status("PONG"));
+}
+
 TEST_CASE("CLUSTER JOIN: a new node meets the cluster and claims its share with the data") {
   auto nodes = StartCluster(2);
   Conn c = nodes[0]->Connect();

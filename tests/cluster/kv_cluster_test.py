@@ -3,14 +3,23 @@
 
     python3 tests/cluster/kv_cluster_test.py BUILD_DIR/kv-server
 
-Starts a 3-node cluster with `kv-cluster local start` on free loopback
-ports in a temp dir, checks status and ring, writes and reads 1,000 keys
-through different nodes, checks that `create` on a created cluster is a
-no-op, that `add-node` of a 4th node is refused while the partitions that
-would move hold data (moving data is not implemented yet), that `forget`
-removes the 4th node, and that `local stop` stops everything. Every wait
-is bounded; on any failure the processes are killed, the node logs are
-printed and the temp dir is removed. Standard library only.
+Starts a 5-node cluster with `kv-cluster local start` on free loopback
+ports in a temp dir; checks that every node's `status` shows all 5 normal
+(with the last-heartbeat column) and that `ring` covers every partition;
+writes 2,000 keys through random nodes and reads them back through other
+ones; checks that `create` on a created cluster is a no-op. Then starts a
+6th node and runs `add-node --yes`: its output must show the plan and
+progress lines, the new node must get its share of partitions and keys,
+and a background thread reading random keys (and writing new ones) through
+the old nodes the whole time must see no wrong answer and no error. Then
+`leave --yes` drains one of the first nodes: its partitions go to the
+others, every key stays readable through the rest (the background thread
+runs again), its own key count reaches 0 and the others' CLUSTER NODES
+stop listing it. After the moves every key is stored on exactly one node.
+`forget` of a node that owns partitions is refused; `local stop` stops
+everything. Every wait is bounded; on any failure the processes are
+killed, the node logs are printed and the temp dir is removed. Standard
+library only. Set KV_TEST_SEED to replay a run.
 """
 
 import os
