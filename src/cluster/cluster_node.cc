@@ -233,8 +233,10 @@ void ClusterNode::MaybeRebalanceJoined() {
     Log("JOIN: no cluster ring arrived within a minute; run CLUSTER REBALANCE when it has");
     return;
   }
-  const bool alone = ring_.members().size() == 1 && ring_.members()[0].id == id();
-  if (alone || !RingAgreed() || transfers_->running()) return;
+  if (ring_.FindMember(id()) == nullptr || ring_.members().size() < 2 || !RingAgreed() ||
+      transfers_->running()) {
+    return;
+  }
   join_deadline_ms_ = 0;
   ring::Ring target;
   util::Status s = PlanRing(&target);
@@ -358,14 +360,72 @@ void ClusterNode::Meet(const std::string& host, uint16_t bus_port,
     }
     // The client port comes with the peer's first gossip.
     util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
+    if (s.ok() && ring_.FindMember(peer.value()) == nullptr) {
+      // The met node joins our ring owning nothing (a rebalance gives it
+      // its share): it adopts this ring at once and forwards every key
+      // here, instead of taking writes on its own one-node ring that the
+      // rebalance would then discard. Its zone and weight come with its
+      // gossip; the claim reads them from the membership.
+      std::vector<ring::Member> members = ring_.members();
+      members.push_back(ring::Member{peer.value(), "", 1});
+      ring::Ring next;
+      util::Status rs = ring::Ring::Build(NextEpoch(), id(), members, ring_.Owners(), &next);
+      if (rs.ok()) {
+        InstallRing(next);
+      } else {
+        Log("can't add the met node to the ring: " + rs.ToString());
+      }
+    }
     HandleEvents();
     done(s);
   });
 }
 
+void ClusterNode::Join(const std::string& host, uint16_t bus_port,
+                       std::function<void(util::Status)> done) {
+  if (!bus_) {
+    done(util::Status::Busy("the cluster bus is not running"));
+    return;
+  }
+  bus_->Meet(host, bus_port, [this, host, bus_port, done](util::Result<uint64_t> peer) {
+    if (!peer.ok()) {
+      done(peer.status());
+      return;
+    }
+    util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
+    HandleEvents();
+    if (!s.ok()) {
+      done(s);
+      return;
+    }
+    Forward(peer.value(),
+            {"CLUSTER", "MEET", options_.host, std::to_string(options_.port),
+             std::to_string(options_.bus_port)},
+            kForwardLocal, [this, done](util::Status fs, std::string reply) {
+              if (fs.ok() && reply.rfind("+OK", 0) != 0) {
+                fs = util::Status::IOError("it answered " + reply.substr(0, 120));
+              }
+              if (fs.ok()) RebalanceWhenJoined();
+              done(fs);
+            });
+  });
+}
+
 util::Status ClusterNode::Forget(uint64_t node) {
   if (ring_.FindMember(node) != nullptr) {
-    return util::Status::InvalidArgument("can't forget a node that still owns partitions");
+    if (!ring_.PartitionsOf(node).empty()) {
+      return util::Status::InvalidArgument("can't forget a node that still owns partitions");
+    }
+    // A member that owns nothing (met, never given partitions) leaves the
+    // ring with a new epoch.
+    std::vector<ring::Member> members;
+    for (const ring::Member& m : ring_.members()) {
+      if (m.id != node) members.push_back(m);
+    }
+    ring::Ring next;
+    util::Status rs = ring::Ring::Build(NextEpoch(), id(), members, ring_.Owners(), &next);
+    if (!rs.ok()) return rs;
+    InstallRing(next);
   }
   util::Status s = membership_->Forget(node, MonotonicMs());
   HandleEvents();

@@ -102,7 +102,13 @@ class ClusterNode {
   BusStats bus_stats() const;
 
   // CLUSTER MEET: handshake with the node at host:bus_port and add it.
+  // The met node joins our ring owning nothing, so it adopts the ring and
+  // forwards every key here until a rebalance gives it partitions.
   void Meet(const std::string& host, uint16_t bus_port, std::function<void(util::Status)> done);
+  // CLUSTER JOIN: handshakes with the node at host:bus_port and has it
+  // MEET us (so its cluster's ring takes us in, rather than ours taking
+  // it), then rebalances once the ring is agreed (RebalanceWhenJoined).
+  void Join(const std::string& host, uint16_t bus_port, std::function<void(util::Status)> done);
   // CLUSTER FORGET.
   [[nodiscard]] util::Status Forget(uint64_t id);
   // Runs `argv` at node `owner` and calls `done` with its reply (RESP bytes)

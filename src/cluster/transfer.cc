@@ -201,6 +201,7 @@ void Transfers::Commit(size_t index) {
                   "'s); stopped";
     Log(last_error_);
     running_ = false;
+    plan_finished_ms_ = NowMs();
     generation_++;
     node_->PersistSoon();
     return;
@@ -273,6 +274,7 @@ void Transfers::Finish() {
       std::to_string(plan_records_) + " records, " + std::to_string(plan_bytes_) + " bytes in " +
       std::to_string(NowMs() - plan_started_ms_) + " ms");
   running_ = false;
+  plan_finished_ms_ = NowMs();
   generation_++;
   node_->PersistSoon();
 }
@@ -285,7 +287,10 @@ RebalanceStatus Transfers::status() const {
   st.done = done_;
   st.records = plan_records_;
   st.bytes = plan_bytes_;
-  st.elapsed_ms = plan_started_ms_ == 0 ? 0 : NowMs() - plan_started_ms_;
+  st.elapsed_ms = plan_started_ms_ == 0 ? 0
+                  : running_            ? NowMs() - plan_started_ms_
+                                        : plan_finished_ms_ - plan_started_ms_;
+  st.ring_epoch = node_->ring().epoch();
   st.last_error = last_error_;
   for (const Move& m : moves_) {
     if (!m.active) continue;

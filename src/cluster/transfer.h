@@ -91,10 +91,11 @@ struct MoveStatus {
 
 struct RebalanceStatus {
   bool running = false;
-  uint64_t target_epoch = 0;
-  size_t total = 0;      // partitions in the plan
-  size_t done = 0;       // committed
-  uint64_t records = 0;  // carried so far (all partitions, retries included)
+  uint64_t target_epoch = 0;  // the epoch the plan was made at
+  uint64_t ring_epoch = 0;    // this node's ring now (one epoch per moved partition)
+  size_t total = 0;           // partitions in the plan
+  size_t done = 0;            // committed
+  uint64_t records = 0;       // carried so far (all partitions, retries included)
   uint64_t bytes = 0;
   int64_t elapsed_ms = 0;
   std::string last_error;
@@ -181,6 +182,7 @@ class Transfers {
   uint64_t plan_records_ = 0;
   uint64_t plan_bytes_ = 0;
   int64_t plan_started_ms_ = 0;
+  int64_t plan_finished_ms_ = 0;
   std::string last_error_;
   uint64_t partitions_moved_ = 0;
   // Old owner: partitions whose writes are recorded (last read time) and

@@ -744,9 +744,25 @@ void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::str
   const bool allowed = cmd != nullptr && (cmd->first_key > 0 || is("dbsize") || is("keys") ||
                                           is("scan") || is("flushall") || is("flushdb") ||
                                           (is("cluster") && f.argv.size() > 1 &&
-                                           util::EqualsIgnoreCase(f.argv[1], "partitionrecords")));
+                                           (util::EqualsIgnoreCase(f.argv[1], "partitionrecords") ||
+                                            // JOIN asks the node it met to MEET it back
+                                            util::EqualsIgnoreCase(f.argv[1], "meet"))));
   if (!allowed) {
     done("-ERR '" + f.argv[0].substr(0, 64) + "' is not run for another node\r\n");
+    return;
+  }
+  if (is("cluster") && util::EqualsIgnoreCase(f.argv[1], "meet")) {
+    // From CLUSTER JOIN at the sender: meet it back (it then joins our
+    // ring). Answered when the handshake is done.
+    int64_t bus_port = 0;
+    if (f.argv.size() != 5 || !util::ParseInt64(f.argv[4], &bus_port) || bus_port <= 0 ||
+        bus_port > 65535) {
+      done("-ERR syntax error\r\n");
+      return;
+    }
+    cluster_->Meet(f.argv[2], static_cast<uint16_t>(bus_port), [done](util::Status s) {
+      done(s.ok() ? std::string("+OK\r\n") : "-ERR can't meet back: " + s.message() + "\r\n");
+    });
     return;
   }
   Argv args(f.argv.begin(), f.argv.end());

@@ -24,18 +24,21 @@ library only. Set KV_TEST_SEED to replay a run.
 
 import os
 import random
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KV_CLUSTER = os.path.join(ROOT, "utils", "kv-cluster")
 STEP_TIMEOUT = 90  # seconds for one kv-cluster run
 PARTITIONS = 16
+KEYS = 2000
 
 
 class Failure(Exception):
@@ -177,7 +180,8 @@ def NodeIds(port):
 
 
 def StatusRows(out):
-    """Rows of the status table: lists of cells, header excluded."""
+    """Rows of the status table: lists of cells, header excluded (the last
+    heartbeat, "0.1s ago", is two cells)."""
     lines = out.splitlines()
     start = next(i for i, l in enumerate(lines) if l.startswith("id "))
     rows = []
@@ -189,25 +193,146 @@ def StatusRows(out):
     return rows
 
 
+def LocalKeys(port):
+    """INFO keyspace of one node: the keys it stores itself."""
+    c = Resp(port)
+    try:
+        for line in c.call("INFO", "keyspace").splitlines():
+            if line.startswith("db0:"):
+                return int(line.split("keys=")[1].split(",")[0])
+        return 0
+    finally:
+        c.close()
+
+
+def OwnedPartitions(port, node_id):
+    c = Resp(port)
+    try:
+        return sum(1 for r in c.call("CLUSTER", "RING") if r[3] == node_id)
+    finally:
+        c.close()
+
+
+class Load(threading.Thread):
+    """Reads random keys of `expected` through random nodes of `ports` until
+    stopped, and every 4th operation writes a new key (kept in `expected`).
+    Counts wrong answers and errors; both must stay 0 while partitions move."""
+
+    def __init__(self, ports, expected, rng, tag):
+        super().__init__(daemon=True)
+        self.ports, self.expected, self.rng, self.tag = ports, expected, rng, tag
+        self.stop = threading.Event()
+        self.reads = self.writes = 0
+        self.wrong, self.errors = [], []
+
+    def run(self):
+        conns = {}
+        keys = list(self.expected)
+        n = 0
+        try:
+            while not self.stop.is_set():
+                p = self.rng.choice(self.ports)
+                try:
+                    if p not in conns:
+                        conns[p] = Resp(p)
+                    if n % 4 == 3:
+                        key, value = "%s:%d" % (self.tag, n), "v%d" % n
+                        got = conns[p].call("SET", key, value)
+                        if got != "OK":
+                            self.wrong.append("SET %s via %d: %r" % (key, p, got))
+                        self.expected[key] = value
+                        keys.append(key)
+                        self.writes += 1
+                    else:
+                        key = self.rng.choice(keys)
+                        got = conns[p].call("GET", key)
+                        if got != self.expected[key]:
+                            self.wrong.append("GET %s via %d: %r, want %r"
+                                              % (key, p, got, self.expected[key]))
+                        self.reads += 1
+                except (OSError, Failure) as e:
+                    self.errors.append("via %d: %s" % (p, e))
+                    conns.pop(p, None)
+                n += 1
+        finally:
+            for c in conns.values():
+                c.close()
+
+    def halt(self):
+        self.stop.set()
+        self.join(timeout=10)
+
+    def check(self, what):
+        print("%s: %d reads, %d writes through %s, %d wrong, %d errors"
+              % (what, self.reads, self.writes, ",".join(map(str, self.ports)), len(self.wrong),
+                 len(self.errors)))
+        Check(not self.wrong, "%s: wrong answers, e.g. %s" % (what, self.wrong[:3]))
+        Check(not self.errors, "%s: errors, e.g. %s" % (what, self.errors[:3]))
+        Check(self.reads > 0, "%s: the background reader did not run" % what)
+
+
+def CheckAllKeys(ports, expected, what):
+    """Every key of `expected` reads back right through every node of `ports`
+    (MGET in chunks), and DBSIZE counts them."""
+    keys = sorted(expected)
+    for p in ports:
+        c = Resp(p)
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                got = c.call("MGET", *chunk)
+                bad = [k for k, v in zip(chunk, got) if v != expected[k]]
+                Check(not bad, "%s: %d keys wrong via %d, e.g. %s" % (what, len(bad), p, bad[:3]))
+        finally:
+            c.close()
+
+
+def WaitStoredOnce(ports, total, what):
+    """The nodes' own key counts add up to `total`: each key stored once
+    (moved partitions are deleted from their old owner a few seconds after
+    the cluster agrees on the ring)."""
+    counts = {}
+
+    def stored_once():
+        counts.update({p: LocalKeys(p) for p in ports})
+        return sum(counts.values()) == total
+
+    try:
+        WaitFor("each key stored once", 20, stored_once)
+    except Failure:
+        raise Failure("%s: the nodes store %r = %d keys, want %d"
+                      % (what, counts, sum(counts.values()), total))
+
+
 # ---- the test
 
 
 def Run(server, tmp, base, extra):
-    ports = [base, base + 1, base + 2]
+    ports = [base + i for i in range(5)]
+    addr = {p: "127.0.0.1:%d" % p for p in ports + [base + 5]}
     local_dir = os.path.join(tmp, "local")
+    seed = int(os.environ.get("KV_TEST_SEED", random.randrange(1 << 30)))
+    print("seed %d" % seed)
+    rng = random.Random(seed)
 
-    # 1. local start, status, ring.
-    KvCluster("local", "start", 3, "--base-port", base, "--dir", local_dir, "--secret", "t",
+    # 1. local start 5; every node sees all 5 normal; ring covers everything.
+    KvCluster("local", "start", 5, "--base-port", base, "--dir", local_dir, "--secret", "t",
               "--partitions", PARTITIONS, "--binary", server)
-    r = KvCluster("status", "127.0.0.1:%d" % ports[1])
-    rows = StatusRows(r.stdout)
-    Check(len(rows) == 3, "status lists %d nodes, want 3" % len(rows))
-    Check(sum(int(row[4]) for row in rows) == PARTITIONS, "partitions do not sum to 16: %r" % rows)
-    Check(all(row[3] == "normal" for row in rows), "a node is not normal: %r" % rows)
-    Check(sorted(row[1] for row in rows) == ["127.0.0.1:%d" % p for p in ports],
-          "status addresses: %r" % rows)
-    r = KvCluster("ring", "127.0.0.1:%d" % ports[2])
-    Check(r.stdout.startswith("%d partitions over 3 nodes" % PARTITIONS), "ring header")
+    for p in ports:
+        r = KvCluster("status", addr[p])
+        rows = StatusRows(r.stdout)
+        Check(len(rows) == 5, "status via %d lists %d nodes, want 5" % (p, len(rows)))
+        Check(all(row[3] == "normal" for row in rows), "via %d a node is not normal: %r"
+              % (p, rows))
+        Check(sorted(row[1] for row in rows) == [addr[q] for q in ports],
+              "status addresses: %r" % rows)
+        Check(sum(int(row[4]) for row in rows) == PARTITIONS, "partitions do not sum: %r" % rows)
+        for row in rows:
+            want_self = row[1] == addr[p]
+            Check((row[8] == "self") == want_self and (want_self or row[-1] == "ago"),
+                  "via %d, last heartbeat of %s: %r" % (p, row[1], row[8:]))
+    r = KvCluster("ring", addr[ports[2]])
+    Check(r.stdout.startswith("%d partitions over 5 nodes" % PARTITIONS), "ring header")
     covered = []
     for line in r.stdout.splitlines()[1:]:
         part = line.split()[1]
@@ -215,75 +340,120 @@ def Run(server, tmp, base, extra):
         covered += list(range(int(first), int(last or first) + 1))
     Check(sorted(covered) == list(range(PARTITIONS)), "ring covers %r" % covered)
 
-    # 2. 1,000 keys written through random nodes, read through other ones.
-    seed = int(os.environ.get("KV_TEST_SEED", random.randrange(1 << 30)))
-    print("seed %d" % seed)
-    rng = random.Random(seed)
+    # 2. 2,000 keys written through random nodes, read through other ones.
+    expected = {}
     conns = {p: Resp(p) for p in ports}
     try:
         writer = {}
-        for i in range(1000):
+        for i in range(KEYS):
             p = rng.choice(ports)
             writer[i] = p
             Check(conns[p].call("SET", "key:%d" % i, "value:%d" % i) == "OK", "SET key:%d" % i)
-        for i in range(1000):
+            expected["key:%d" % i] = "value:%d" % i
+        for i in range(KEYS):
             p = rng.choice([q for q in ports if q != writer[i]])
             got = conns[p].call("GET", "key:%d" % i)
             Check(got == "value:%d" % i, "GET key:%d via %d: %r" % (i, p, got))
-        keys = ["key:%d" % i for i in range(0, 1000, 7)]
-        for p in ports:
-            got = conns[p].call("MGET", *keys)
-            Check(got == ["value:%d" % i for i in range(0, 1000, 7)], "MGET via %d" % p)
         for p in ports:
             n = conns[p].call("DBSIZE")
-            Check(n == 1000, "DBSIZE via %d is %r" % (p, n))
+            Check(n == KEYS, "DBSIZE via %d is %r" % (p, n))
     finally:
         for c in conns.values():
             c.close()
-    r = KvCluster("status", "127.0.0.1:%d" % ports[0])
-    Check(sum(int(row[5]) for row in StatusRows(r.stdout)) == 1000, "status key total")
+    r = KvCluster("status", addr[ports[0]])
+    Check(sum(int(row[5]) for row in StatusRows(r.stdout)) == KEYS, "status key total")
 
     # 3. create on the created cluster: a no-op saying so.
-    r = KvCluster("create", *["127.0.0.1:%d" % p for p in ports], "--yes", expect_ok=False)
+    r = KvCluster("create", *[addr[p] for p in ports], "--yes", expect_ok=False)
     Check("already" in r.stdout + r.stderr, "create again: no clear message")
 
-    # 4. a 4th node: add-node refused (its partitions would carry data), then forget.
-    p4 = base + 3
-    data4 = os.path.join(tmp, "node4")
-    os.makedirs(data4)
-    with open(os.path.join(tmp, "node4.log"), "wb") as log:
+    # 4. a 6th node joins with add-node while a thread reads and writes
+    # through the old nodes.
+    p6 = base + 5
+    data6 = os.path.join(tmp, "node6")
+    os.makedirs(data6)
+    with open(os.path.join(tmp, "node6.log"), "wb") as log:
         extra.append(subprocess.Popen(
-            [server, "--port", str(p4), "--bind", "127.0.0.1", "--dir", data4,
+            [server, "--port", str(p6), "--bind", "127.0.0.1", "--dir", data6,
              "--cluster-secret", "t", "--cluster-partitions", str(PARTITIONS)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-    WaitFor("the 4th node to answer PING", 10, lambda: Pings(p4))
-    r = KvCluster("add-node", "127.0.0.1:%d" % p4, "127.0.0.1:%d" % ports[0], "--yes",
-                  expect_ok=False)
-    Check(r.returncode != 0, "add-node succeeded although moved partitions hold data")
-    Check("not implemented" in r.stderr, "add-node error does not say 'not implemented'")
-    c = Resp(p4)
-    id4 = c.call("CLUSTER", "MYID")
+    WaitFor("the 6th node to answer PING", 10, lambda: Pings(p6))
+    c = Resp(p6)
+    id6 = c.call("CLUSTER", "MYID")
     c.close()
-    Check(all(id4 in NodeIds(p) for p in ports), "the 4th node did not join before forget")
-    KvCluster("forget", "127.0.0.1:%d" % ports[0], id4)
-    for p in ports:
-        Check(id4 not in NodeIds(p), "port %d still lists the forgotten node" % p)
-    extra[-1].terminate()
-    extra[-1].wait(timeout=10)
-    c = Resp(ports[2])
-    Check(c.call("DBSIZE") == 1000, "DBSIZE after the 4th node left")
-    c.close()
+    load = Load(ports, expected, random.Random(seed + 1), "during-add")
+    load.start()
+    try:
+        r = KvCluster("add-node", addr[p6], addr[ports[0]], "--yes")
+    finally:
+        load.halt()
+    load.check("add-node")
+    out = r.stdout
+    Check(re.search(r"^\s+partition\s+from\s+to\s+keys\s+bytes$", out, re.M),
+          "add-node printed no plan table")
+    Check(re.search(r"^\s+\d+\s+127\.0\.0\.1:\d+\s+%s\s+\d+\s+\d+$" % re.escape(addr[p6]), out,
+                    re.M), "add-node's plan has no move to the new node")
+    Check(re.search(r"^Total: \d+ partitions?, \d+ keys, \d+ bytes", out, re.M),
+          "add-node printed no plan total")
+    Check(re.search(r"\d+/\d+ partitions, \d+ keys, .* moved, .*/s, ETA", out),
+          "add-node printed no progress line")
+    Check(re.search(r"^Moved \d+ partitions?: \d+ keys", out, re.M), "add-node: no summary")
+    owned = OwnedPartitions(ports[1], id6)
+    Check(owned >= PARTITIONS // 6, "the 6th node owns %d partitions, want >= %d"
+          % (owned, PARTITIONS // 6))
+    Check(LocalKeys(p6) > 0, "the 6th node stores no keys")
+    CheckAllKeys(ports + [p6], expected, "after add-node")
+    WaitStoredOnce(ports + [p6], len(expected), "after add-node")
 
-    # 5. local stop.
+    # 5. forget of a node that owns partitions is refused.
+    r = KvCluster("forget", addr[ports[0]], id6, expect_ok=False)
+    Check(r.returncode != 0 and "leave" in r.stderr, "forget of an owner: not refused clearly")
+
+    # 6. one of the first nodes leaves while the thread runs through the rest.
+    gone = ports[2]
+    rest = [p for p in ports if p != gone] + [p6]
+    c = Resp(gone)
+    gone_id = c.call("CLUSTER", "MYID")
+    c.close()
+    Check(OwnedPartitions(ports[0], gone_id) > 0, "the leaving node owns no partitions")
+    load = Load(rest, expected, random.Random(seed + 2), "during-leave")
+    load.start()
+    try:
+        r = KvCluster("leave", addr[gone], "--yes")
+    finally:
+        load.halt()
+    load.check("leave")
+    out = r.stdout
+    Check(re.search(r"^Total: \d+ partitions?, \d+ keys", out, re.M), "leave printed no plan")
+    Check(re.search(r"\d+/\d+ partitions, \d+ keys, .* moved", out), "leave: no progress line")
+    Check("%s left the cluster; its data was handed over; it can be stopped" % addr[gone] in out,
+          "leave: no final line")
+    Check(LocalKeys(gone) == 0, "the node that left still stores keys")
+    for p in rest:
+        Check(gone_id not in NodeIds(p), "port %d still lists the node that left" % p)
+        Check(OwnedPartitions(p, gone_id) == 0, "port %d's ring still has the node that left" % p)
+    CheckAllKeys(rest, expected, "after leave")
+    WaitStoredOnce(rest, len(expected), "after leave")
+    c = Resp(rest[0])
+    Check(c.call("DBSIZE") == len(expected), "DBSIZE after leave")
+    c.close()
+    r = KvCluster("status", addr[rest[0]])
+    rows = StatusRows(r.stdout)
+    Check(sorted(row[1] for row in rows) == sorted(addr[p] for p in rest),
+          "status after leave: %r" % rows)
+
+    # 7. local stop (the node that left is one of them), then the 6th node.
     pids = []
     with open(os.path.join(local_dir, "kv-local.pids")) as f:
         pids = [int(line.split()[0]) for line in f if line.strip()]
     r = KvCluster("local", "stop", "--dir", local_dir)
-    Check("Stopped 3 nodes" in r.stdout, "local stop did not report 3 nodes")
+    Check("Stopped 5 nodes" in r.stdout, "local stop did not report 5 nodes")
     for pid in pids:
         Check(not Alive(pid), "pid %d still runs after local stop" % pid)
     for p in ports:
         Check(not Pings(p), "port %d still answers after local stop" % p)
+    extra[-1].terminate()
+    extra[-1].wait(timeout=10)
 
 
 def Alive(pid):
@@ -314,9 +484,12 @@ def Cleanup(tmp, extra, failed):
                     except ProcessLookupError:
                         pass
     if failed:
-        for root, _, files in os.walk(tmp):
+        # Server logs only: tmp/node6.log and tmp/local/PORT.log (the data
+        # directories hold the storage's binary NNNNNN.log files).
+        for root in (tmp, os.path.join(tmp, "local")):
+            files = os.listdir(root) if os.path.isdir(root) else []
             for name in sorted(files):
-                if name.endswith(".log"):
+                if name.endswith(".log") and os.path.isfile(os.path.join(root, name)):
                     path = os.path.join(root, name)
                     with open(path, errors="replace") as f:
                         tail = f.readlines()[-30:]
@@ -337,8 +510,8 @@ def main():
     extra, failed = [], True
     start = time.monotonic()
     try:
-        base = FreeBasePort(4)
-        print("ports %d-%d, dir %s" % (base, base + 3, tmp))
+        base = FreeBasePort(6)
+        print("ports %d-%d, dir %s" % (base, base + 5, tmp))
         Run(server, tmp, base, extra)
         failed = False
     except Failure as e:

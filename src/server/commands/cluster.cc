@@ -249,14 +249,17 @@ void Meet(Server& server, Client& client, const Argv& argv, bool join) {
   const uint64_t id = client.id();
   const std::string address = std::string(argv[2]) + ":" + std::to_string(bus_port);
   server.BeginAwaiting(client);
-  server.cluster().Meet(
-      std::string(argv[2]), static_cast<uint16_t>(bus_port),
-      [&server, id, address, join](util::Status s) {
-        if (s.ok() && join) server.cluster().RebalanceWhenJoined();
-        server.FinishAwaiting(
-            id, s.ok() ? std::string("+OK\r\n")
-                       : ErrorReply("ERR can't meet " + address + ": " + s.message()));
-      });
+  auto done = [&server, id, address, join](util::Status s) {
+    server.FinishAwaiting(
+        id, s.ok() ? std::string("+OK\r\n")
+                   : ErrorReply(std::string(join ? "ERR can't join " : "ERR can't meet ") +
+                                address + ": " + s.message()));
+  };
+  if (join) {
+    server.cluster().Join(std::string(argv[2]), static_cast<uint16_t>(bus_port), done);
+  } else {
+    server.cluster().Meet(std::string(argv[2]), static_cast<uint16_t>(bus_port), done);
+  }
 }
 
 void Forget(Server& server, Client& client, std::string_view text) {
@@ -346,6 +349,16 @@ void Leave(Server& server, Client& client, const Argv& argv) {
     return;
   }
   cluster::ClusterNode& node = server.cluster();
+  if (node.ring().FindMember(node.id()) == nullptr) {
+    server.ReplyError(client, "ERR this node is not a member of the ring (it left)");
+    return;
+  }
+  if (node.ring().members().size() == 1) {
+    server.ReplyError(client,
+                      "ERR this node is the only member: no other node can take its "
+                      "partitions");
+    return;
+  }
   if (dry_run) {
     ring::Ring next;
     util::Status s = node.PlanRing(&next, node.id());
@@ -377,6 +390,10 @@ void Rebalance(Server& server, Client& client, const Argv& argv) {
     return;
   }
   cluster::Transfers* transfers = server.cluster().transfers();
+  if (server.cluster().ring().FindMember(server.cluster().id()) == nullptr) {
+    server.ReplyError(client, "ERR this node is not a member of the ring (it left)");
+    return;
+  }
   if (transfers != nullptr && transfers->running()) {
     server.ReplyError(client, "ERR a rebalance is already running here (CLUSTER REBALANCE STATUS)");
     return;
@@ -423,6 +440,7 @@ void RebalanceStatus(Server& server, Client& client) {
   };
   field("rebalance_state", st.running ? "running" : (st.total > 0 ? "finished" : "idle"));
   field("rebalance_target_epoch", std::to_string(st.target_epoch));
+  field("rebalance_ring_epoch", std::to_string(st.ring_epoch));
   field("rebalance_partitions_total", std::to_string(st.total));
   field("rebalance_partitions_done", std::to_string(st.done));
   field("rebalance_partitions_moving", std::to_string(st.moving.size()));
