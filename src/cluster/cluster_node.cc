@@ -347,27 +347,35 @@ bool ClusterNode::IsUp(uint64_t node) const { return membership_->IsUp(node); }
 
 BusStats ClusterNode::bus_stats() const { return bus_ ? bus_->stats() : BusStats{}; }
 
-void ClusterNode::Meet(const std::string& host, uint16_t bus_port,
-                       std::function<void(util::Status)> done) {
+void ClusterNode::Handshake(const std::string& host, uint16_t bus_port,
+                            std::function<void(util::Status, uint64_t peer)> done) {
   if (!bus_) {
-    done(util::Status::Busy("the cluster bus is not running"));
+    done(util::Status::Busy("the cluster bus is not running"), 0);
     return;
   }
   bus_->Meet(host, bus_port, [this, host, bus_port, done](util::Result<uint64_t> peer) {
     if (!peer.ok()) {
-      done(peer.status());
+      done(peer.status(), 0);
       return;
     }
     // The client port comes with the peer's first gossip.
     util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
-    if (s.ok() && ring_.FindMember(peer.value()) == nullptr) {
+    HandleEvents();
+    done(s, peer.value());
+  });
+}
+
+void ClusterNode::Meet(const std::string& host, uint16_t bus_port,
+                       std::function<void(util::Status)> done) {
+  Handshake(host, bus_port, [this, done](util::Status s, uint64_t peer) {
+    if (s.ok() && ring_.FindMember(peer) == nullptr) {
       // The met node joins our ring owning nothing (a rebalance gives it
       // its share): it adopts this ring at once and forwards every key
       // here, instead of taking writes on its own one-node ring that the
       // rebalance would then discard. Its zone and weight come with its
       // gossip; the claim reads them from the membership.
       std::vector<ring::Member> members = ring_.members();
-      members.push_back(ring::Member{peer.value(), "", 1});
+      members.push_back(ring::Member{peer, "", 1});
       ring::Ring next;
       util::Status rs = ring::Ring::Build(NextEpoch(), id(), members, ring_.Owners(), &next);
       if (rs.ok()) {
@@ -376,29 +384,18 @@ void ClusterNode::Meet(const std::string& host, uint16_t bus_port,
         Log("can't add the met node to the ring: " + rs.ToString());
       }
     }
-    HandleEvents();
     done(s);
   });
 }
 
 void ClusterNode::Join(const std::string& host, uint16_t bus_port,
                        std::function<void(util::Status)> done) {
-  if (!bus_) {
-    done(util::Status::Busy("the cluster bus is not running"));
-    return;
-  }
-  bus_->Meet(host, bus_port, [this, host, bus_port, done](util::Result<uint64_t> peer) {
-    if (!peer.ok()) {
-      done(peer.status());
-      return;
-    }
-    util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
-    HandleEvents();
+  Handshake(host, bus_port, [this, done](util::Status s, uint64_t peer) {
     if (!s.ok()) {
       done(s);
       return;
     }
-    Forward(peer.value(),
+    Forward(peer,
             {"CLUSTER", "MEET", options_.host, std::to_string(options_.port),
              std::to_string(options_.bus_port)},
             kForwardLocal, [this, done](util::Status fs, std::string reply) {

@@ -175,6 +175,10 @@ class ClusterNode {
   // CLUSTER JOIN's rebalance is due until this (monotonic ms; 0: none).
   int64_t join_deadline_ms_ = 0;
   void MaybeRebalanceJoined();
+  // MEET's and JOIN's first part: the bus handshake, then the membership
+  // knows the peer. `done` gets the peer's id.
+  void Handshake(const std::string& host, uint16_t bus_port,
+                 std::function<void(util::Status, uint64_t peer)> done);
   // A rebalance target read from the state file, resumed by Start.
   ring::Ring loaded_target_;
   uv_loop_t* loop_ = nullptr;

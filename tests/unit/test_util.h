@@ -1,6 +1,6 @@
-// Small helpers shared by the unit tests: the seed for randomised tests, a
-// printable form of binary strings for failure messages, and a count of the
-// table files this process holds open.
+// Small helpers shared by the unit tests: the seed for randomised tests,
+// printable forms of binary strings for failure messages, random bytes, and
+// a count of the table files this process holds open.
 //
 // Thread safety: TestSeed reads the environment; call from the test thread.
 #pragma once
@@ -15,7 +15,27 @@
 #include <string_view>
 #include <vector>
 
+#include "util/random.h"
+
 namespace kv::test {
+
+// Lower-case hex of every byte (golden encodings in tests).
+inline std::string Hex(std::string_view s) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+// 0 to max_len random bytes.
+inline std::string RandomBytes(util::Random* rnd, size_t max_len) {
+  std::string s(rnd->Uniform(max_len + 1), '\0');
+  for (char& c : s) c = static_cast<char>(rnd->Next());
+  return s;
+}
 
 // The seed for a randomised test: KV_TEST_SEED if set, `fallback` otherwise.
 // Printed so a failure can be replayed with KV_TEST_SEED=<seed>.

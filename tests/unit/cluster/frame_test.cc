@@ -19,21 +19,8 @@
 namespace kv::cluster {
 namespace {
 
-std::string Hex(std::string_view s) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
-std::string RandomBytes(util::Random* rnd, size_t max_len) {
-  std::string s(rnd->Uniform(max_len + 1), '\0');
-  for (char& c : s) c = static_cast<char>(rnd->Next());
-  return s;
-}
+using test::Hex;
+using test::RandomBytes;
 
 Nonce RandomNonce(util::Random* rnd) {
   Nonce n;

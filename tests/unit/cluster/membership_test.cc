@@ -26,6 +26,8 @@
 namespace kv::cluster {
 namespace {
 
+using test::Hex;
+
 using Kind = MemberEvent::Kind;
 
 // A wall clock far from 0, so heartbeat generations look like real ones.
@@ -817,16 +819,6 @@ PersistedMembership SampleFile() {
   b.state = MemberState::kLeaving;
   p.members = {b, a};  // any order; encoded by id
   return p;
-}
-
-std::string Hex(std::string_view s) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
 }
 
 TEST_CASE("membership file: the documented worked example, byte for byte") {
