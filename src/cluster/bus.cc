@@ -412,6 +412,7 @@ void Bus::OnAuthenticated(Link* link) {
   link->authenticated = true;
   link->peer_id = link->handshake->peer_id();
   const uint64_t id = link->peer_id;
+  client_ports_[id] = link->handshake->peer().port;
   const uint64_t serial = link->serial;
   up_[id].push_back(serial);
   Log("bus: link " + std::string(link->outbound ? "to" : "from") + " node " + NodeIdHex(id) +
@@ -718,6 +719,11 @@ void Bus::OnTimer() {
 }
 
 bool Bus::Connected(uint64_t peer) const { return LinkFor(peer) != nullptr; }
+
+uint16_t Bus::PeerClientPort(uint64_t peer) const {
+  auto it = client_ports_.find(peer);
+  return it == client_ports_.end() ? 0 : it->second;
+}
 
 BusStats Bus::stats() const {
   BusStats s = stats_;

@@ -152,6 +152,8 @@ class Bus {
   uint16_t bus_port() const { return options_.self.bus_port; }
   uint64_t node_id() const { return options_.self.node_id; }
   BusStats stats() const;
+  // The client port `peer` announced in its last handshake (0: none yet).
+  uint16_t PeerClientPort(uint64_t peer) const;
 
   // Helpers for handlers: answer with ERROR {code, message}; decode an
   // ERROR response. Corruption if `frame` is not a well-formed ERROR.
@@ -211,6 +213,8 @@ class Bus {
   std::unordered_map<uint64_t, std::unique_ptr<Peer>> peers_;  // by node id
   // Authenticated links by peer node id (serials, in the order they came up).
   std::unordered_map<uint64_t, std::vector<uint64_t>> up_;
+  // Client ports announced in handshakes, by node id.
+  std::unordered_map<uint64_t, uint16_t> client_ports_;
   uint64_t reading_serial_ = 0;  // link whose input is being handled (flushed after)
 
   uint64_t next_request_id_ = 1;

@@ -358,8 +358,9 @@ void ClusterNode::Handshake(const std::string& host, uint16_t bus_port,
       done(peer.status(), 0);
       return;
     }
-    // The client port comes with the peer's first gossip.
-    util::Status s = membership_->Meet(peer.value(), host, 0, bus_port, MonotonicMs());
+    // Its client port is in its handshake (and comes with its gossip).
+    util::Status s = membership_->Meet(peer.value(), host, bus_->PeerClientPort(peer.value()),
+                                       bus_port, MonotonicMs());
     HandleEvents();
     done(s, peer.value());
   });

@@ -189,6 +189,9 @@ void Server::ResumeStalledClients() {
     auto it = clients_.find(id);
     if (it != clients_.end()) ResumeClient(*it->second);
   }
+  for (HeldCommand& h : std::exchange(stalled_forwards_, {})) {
+    RunForwarded(h.forward, std::move(h.done));  // held again if still stalled
+  }
   FlushPending();
 }
 
@@ -731,9 +734,6 @@ void Server::FinishAwaiting(uint64_t client_id, const std::string& reply) {
   resume_input_.push_back(client_id);
 }
 
-// A forwarded write does not wait out an LSM write stall as a client's
-// does (the bus has no per-request pause yet); the stall still bounds this
-// node's own clients, and the bus link's back-pressure bounds the peers.
 void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::string)> done) {
   keyspace_->set_now_ms(util::WallMs());
   // Only what routing sends: keyed commands, the cluster-wide ones, and
@@ -768,6 +768,11 @@ void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::str
   Argv args(f.argv.begin(), f.argv.end());
   if (partitions_ && partitions_->AnyFrozen() && WritesFrozen(*cmd, args, nullptr)) {
     held_commands_.push_back(HeldCommand{0, {}, f, std::move(done)});
+    return;
+  }
+  if (lsm_ != nullptr && (cmd->flags & kCmdWrite) && lsm_->WriteStalled()) {
+    // Flushes fell behind: a peer's write waits like a client's would.
+    stalled_forwards_.push_back(HeldCommand{0, {}, f, std::move(done)});
     return;
   }
   if (cmd->first_key > 0 && f.ring_epoch < cluster_->ring().epoch()) {

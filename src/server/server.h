@@ -160,6 +160,8 @@ class Server : public net::Connection::Handler {
     std::function<void(std::string)> done;
   };
   std::vector<HeldCommand> held_commands_;
+  // Forwarded writes waiting out an LSM write stall.
+  std::vector<HeldCommand> stalled_forwards_;
   bool release_held_ = false;
   // Clients paused because the LSM stalled writes (by id: they may close).
   std::vector<uint64_t> stalled_clients_;

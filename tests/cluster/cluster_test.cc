@@ -290,6 +290,8 @@ TEST_CASE(
   nodes.push_back(std::make_unique<ServerProcess>(NodeArgs("t")));
   ServerProcess& fresh = *nodes.back();
   REQUIRE(Call(c, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(fresh.port())}) == Status("OK"));
+  // Its client address is known from the handshake, before any gossip.
+  CHECK(!NodesLine(*nodes[0], fresh.port()).empty());
   const std::string epoch = InfoField(Call(c, {"INFO", "cluster"}).str, "cluster_ring_epoch");
   std::string info;
   REQUIRE_MESSAGE(
