@@ -110,6 +110,7 @@ Bus::Bus(uv_loop_t* loop, BusOptions options, Handler on_frame)
       conn_handler_(std::make_unique<ConnHandler>(this)),
       self_ref_(std::make_shared<Bus*>(this)) {
   timer_ = std::make_unique<net::Timer>(loop_, [this] { OnTimer(); });
+  flush_hook_ = std::make_unique<net::PrepareHook>(loop_, [this] { FlushDirty(); });
   if (options_.reconnect_min_ms < 1) options_.reconnect_min_ms = 1;
   if (options_.reconnect_max_ms < options_.reconnect_min_ms) {
     options_.reconnect_max_ms = options_.reconnect_min_ms;
@@ -461,6 +462,22 @@ void Bus::OnAuthenticated(Link* link) {
   done(id);
 }
 
+void Bus::MarkDirty(Link* link) {
+  if (reading_serial_ == link->serial) return;  // ReadFrames flushes it
+  dirty_.push_back(link->serial);
+  flush_hook_->Arm();
+}
+
+// Frames queued this loop iteration leave in one write per link, just
+// before the loop blocks: forwarding a pipeline of N commands costs one
+// syscall, not N.
+void Bus::FlushDirty() {
+  for (uint64_t serial : std::exchange(dirty_, {})) {
+    Link* link = Find(serial);
+    if (link != nullptr && !link->conn->closing()) link->conn->Flush();
+  }
+}
+
 Bus::Responder Bus::MakeResponder(uint64_t serial, uint64_t request_id) {
   std::weak_ptr<Bus*> weak = self_ref_;
   return [weak, serial, request_id](FrameType type, std::string_view payload) {
@@ -470,7 +487,7 @@ Bus::Responder Bus::MakeResponder(uint64_t serial, uint64_t request_id) {
     Link* link = bus->Find(serial);
     if (link == nullptr || link->conn->closing()) return;  // the link is gone: drop
     bus->WriteFrame(link, static_cast<uint8_t>(type), kFlagResponse, request_id, payload);
-    if (bus->reading_serial_ != serial) link->conn->Flush();
+    bus->MarkDirty(link);
   };
 }
 
@@ -637,7 +654,7 @@ bool Bus::Send(uint64_t peer, FrameType type, std::string_view payload) {
   Link* link = LinkFor(peer);
   if (link == nullptr || link->conn->pending_output() > options_.max_link_output) return false;
   WriteFrame(link, static_cast<uint8_t>(type), 0, 0, payload);
-  if (reading_serial_ != link->serial) link->conn->Flush();
+  MarkDirty(link);
   return true;
 }
 
@@ -666,7 +683,7 @@ void Bus::Request(uint64_t peer, FrameType type, std::string_view payload, int t
     p.due = now;
   } else {
     WriteFrame(link, static_cast<uint8_t>(type), 0, id, payload);
-    if (reading_serial_ != link->serial) link->conn->Flush();
+    MarkDirty(link);
     p.link = link->serial;
     if (timeout_ms > 0) {
       p.has_due = true;

@@ -213,6 +213,12 @@ class Bus {
   std::unordered_map<uint64_t, std::unique_ptr<Peer>> peers_;  // by node id
   // Authenticated links by peer node id (serials, in the order they came up).
   std::unordered_map<uint64_t, std::vector<uint64_t>> up_;
+  // Links with frames written this iteration, flushed before the loop
+  // blocks (FlushDirty).
+  std::vector<uint64_t> dirty_;
+  std::unique_ptr<net::PrepareHook> flush_hook_;
+  void MarkDirty(Link* link);
+  void FlushDirty();
   // Client ports announced in handshakes, by node id.
   std::unordered_map<uint64_t, uint16_t> client_ports_;
   uint64_t reading_serial_ = 0;  // link whose input is being handled (flushed after)

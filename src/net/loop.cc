@@ -39,6 +39,26 @@ CheckHook::CheckHook(uv_loop_t* loop, std::function<void()> fn)
 }
 CheckHook::~CheckHook() { CloseAndFree(handle_); }
 
+PrepareHook::PrepareHook(uv_loop_t* loop, std::function<void()> fn)
+    : handle_(new uv_prepare_t), fn_(std::move(fn)) {
+  uv_prepare_init(loop, handle_);
+  handle_->data = this;
+}
+
+PrepareHook::~PrepareHook() { CloseAndFree(handle_); }
+
+void PrepareHook::Arm() {
+  if (armed_) return;
+  armed_ = true;
+  uv_prepare_start(handle_, [](uv_prepare_t* p) {
+    auto* self = static_cast<PrepareHook*>(p->data);
+    if (self == nullptr) return;
+    uv_prepare_stop(p);
+    self->armed_ = false;
+    self->fn_();  // may Arm again
+  });
+}
+
 SignalWatcher::SignalWatcher(uv_loop_t* loop, int signum, std::function<void(int)> fn)
     : handle_(new uv_signal_t), fn_(std::move(fn)) {
   uv_signal_init(loop, handle_);

@@ -39,6 +39,24 @@ class CheckHook {
   std::function<void()> fn_;
 };
 
+// Runs `fn` once just before the loop next blocks in poll, each time it is
+// armed: for work that must happen after everything this iteration did
+// (flushing output written by timers, check hooks and callbacks alike).
+// Not armed, it does not keep the loop alive.
+class PrepareHook {
+ public:
+  PrepareHook(uv_loop_t* loop, std::function<void()> fn);
+  ~PrepareHook();
+  PrepareHook(const PrepareHook&) = delete;
+  PrepareHook& operator=(const PrepareHook&) = delete;
+  void Arm();
+
+ private:
+  uv_prepare_t* handle_;
+  std::function<void()> fn_;
+  bool armed_ = false;
+};
+
 class SignalWatcher {
  public:
   SignalWatcher(uv_loop_t* loop, int signum, std::function<void(int)> fn);
