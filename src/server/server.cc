@@ -94,6 +94,9 @@ Server::~Server() {
   // Storage closes after the loop, so an in-flight fsync has finished; the
   // engine's destructor writes and syncs what the WAL still buffers.
   persistence_.reset();
+  // Unhooks its change tracker from the keyspace, so before it. The cluster
+  // (closed at shutdown) runs no transfer step any more.
+  partitions_.reset();
   keyspace_.reset();
   if (uv_loop_close(&loop_) != 0) {
     net::CloseAllHandles(&loop_);
