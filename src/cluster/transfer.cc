@@ -93,7 +93,6 @@ void Transfers::Resume(const ring::Ring& target) {
 
 void Transfers::Plan() {
   moves_.clear();
-  active_ = done_ = 0;
   for (const ring::Move& m : ring::Moves(node_->ring(), target_)) {
     Move move;
     move.partition = m.partition;
@@ -103,10 +102,16 @@ void Transfers::Plan() {
   }
 }
 
+size_t Transfers::Count(bool Move::*flag) const {
+  return static_cast<size_t>(
+      std::count_if(moves_.begin(), moves_.end(), [flag](const Move& m) { return m.*flag; }));
+}
+
 void Transfers::Pump() {
   if (!running_) return;
   const int64_t now = NowMs();
-  for (size_t i = 0; i < moves_.size() && active_ < static_cast<size_t>(options_.transfer_limit);
+  size_t active = Count(&Move::active);
+  for (size_t i = 0; i < moves_.size() && active < static_cast<size_t>(options_.transfer_limit);
        i++) {
     Move& m = moves_[i];
     if (m.done || m.active || m.retry_at_ms > now) continue;
@@ -114,8 +119,8 @@ void Transfers::Pump() {
     m.phase = TransferPhase::kClear;
     m.cursor.clear();
     m.attempts++;
-    active_++;
     Step(i);
+    active = Count(&Move::active);  // the step may have ended at once
   }
 }
 
@@ -170,7 +175,6 @@ void Transfers::OnProgress(size_t index, uint64_t generation, Status s, const Tr
     // A local clear answers synchronously: go on from the next tick, not
     // by recursion.
     m.active = false;
-    active_--;
     m.attempts--;  // not a retry
     m.retry_at_ms = 0;
     return;
@@ -187,7 +191,6 @@ void Transfers::Fail(size_t index, const std::string& why) {
   Log("transfer of " + last_error_ + "; starting it over in " + std::to_string(backoff) + " ms");
   m.active = false;
   m.retry_at_ms = NowMs() + backoff;
-  active_--;
   Pump();
 }
 
@@ -222,12 +225,11 @@ void Transfers::Commit(size_t index) {
   node_->InstallRing(next);
   m.done = true;
   m.active = false;
-  active_--;
-  done_++;
   partitions_moved_++;
   Log("moved partition " + std::to_string(m.partition) + " from " + NodeIdHex(m.from) + " to " +
       NodeIdHex(m.to) + ": " + std::to_string(m.records) + " records, " + std::to_string(m.bytes) +
-      " bytes (" + std::to_string(done_) + " of " + std::to_string(moves_.size()) + ")");
+      " bytes (" + std::to_string(Count(&Move::done)) + " of " + std::to_string(moves_.size()) +
+      ")");
   TransferCommit commit;
   commit.partition = m.partition;
   ring::EncodeRing(next, &commit.ring);
@@ -249,7 +251,7 @@ void Transfers::Commit(size_t index) {
                      }
                    });
   }
-  if (done_ == moves_.size()) {
+  if (Count(&Move::done) == moves_.size()) {
     Finish();
     return;
   }
@@ -270,7 +272,7 @@ void Transfers::Finish() {
       Log(last_error_);
     }
   }
-  Log("rebalance finished: " + std::to_string(done_) + " partitions, " +
+  Log("rebalance finished: " + std::to_string(Count(&Move::done)) + " partitions, " +
       std::to_string(plan_records_) + " records, " + std::to_string(plan_bytes_) + " bytes in " +
       std::to_string(NowMs() - plan_started_ms_) + " ms");
   running_ = false;
@@ -284,7 +286,7 @@ RebalanceStatus Transfers::status() const {
   st.running = running_;
   st.target_epoch = target_.epoch();
   st.total = moves_.size();
-  st.done = done_;
+  st.done = Count(&Move::done);
   st.records = plan_records_;
   st.bytes = plan_bytes_;
   st.elapsed_ms = plan_started_ms_ == 0 ? 0
@@ -306,14 +308,16 @@ RebalanceStatus Transfers::status() const {
 
 void Transfers::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder reply) {
   if (!reply) return;
+  // Decodes the request into `msg`, or answers ERROR malformed.
+  auto decoded = [&frame, &reply](auto* msg) {
+    Status s = msg->Decode(frame.payload);
+    if (!s.ok()) Bus::ReplyError(reply, ErrorCode::kMalformed, s.message());
+    return s.ok();
+  };
   switch (static_cast<FrameType>(frame.type)) {
     case FrameType::kTransferStep: {
       TransferStep step;
-      Status s = step.Decode(frame.payload);
-      if (!s.ok()) {
-        Bus::ReplyError(reply, ErrorCode::kMalformed, s.message());
-        return;
-      }
+      if (!decoded(&step)) return;
       RunStep(step, [reply](Status st, const TransferProgress& p) {
         if (!st.ok()) {
           Bus::ReplyError(reply, ErrorCode::kNotReady, st.message());
@@ -327,22 +331,12 @@ void Transfers::OnFrame(uint64_t peer, const FrameView& frame, Bus::Responder re
     }
     case FrameType::kTransferRead: {
       TransferRead read;
-      Status s = read.Decode(frame.payload);
-      if (!s.ok()) {
-        Bus::ReplyError(reply, ErrorCode::kMalformed, s.message());
-        return;
-      }
-      ServeRead(peer, read, reply);
+      if (decoded(&read)) ServeRead(peer, read, reply);
       return;
     }
     case FrameType::kTransferCommit: {
       TransferCommit commit;
-      Status s = commit.Decode(frame.payload);
-      if (!s.ok()) {
-        Bus::ReplyError(reply, ErrorCode::kMalformed, s.message());
-        return;
-      }
-      ServeCommit(commit, reply);
+      if (decoded(&commit)) ServeCommit(commit, reply);
       return;
     }
     default:

@@ -154,6 +154,8 @@ class Transfers {
   };
   Range RangeOf(uint32_t partition, uint32_t partitions) const;
   void Log(const std::string& line) const;
+  // Moves of the plan with `flag` set (active, done).
+  size_t Count(bool Move::*flag) const;
   void Plan();
   void Pump();
   void Step(size_t index);
@@ -177,8 +179,6 @@ class Transfers {
   uint64_t generation_ = 0;  // bumps per plan: stale callbacks are ignored
   ring::Ring target_;
   std::vector<Move> moves_;
-  size_t active_ = 0;
-  size_t done_ = 0;
   uint64_t plan_records_ = 0;
   uint64_t plan_bytes_ = 0;
   int64_t plan_started_ms_ = 0;

@@ -24,12 +24,9 @@ bool PlanFanout(const Command& cmd, const Argv& argv,
                 const std::function<uint64_t(std::string_view key)>& owner_of, FanoutPlan* plan,
                 std::string* error) {
   plan->parts.clear();
-  const size_t first = static_cast<size_t>(cmd.first_key);
-  const size_t last = cmd.last_key < 0 ? argv.size() + static_cast<size_t>(cmd.last_key)
-                                       : static_cast<size_t>(cmd.last_key);
   const size_t step = static_cast<size_t>(cmd.key_step > 0 ? cmd.key_step : 1);
   plan->keys = 0;
-  for (size_t i = first; i <= last && i < argv.size(); i += step) {
+  AnyKeyIndex(cmd, argv.size(), [&](size_t i) {
     const uint64_t owner = owner_of(argv[i]);
     FanoutPart* part = nullptr;
     for (auto& p : plan->parts) {
@@ -41,7 +38,8 @@ bool PlanFanout(const Command& cmd, const Argv& argv,
     }
     for (size_t j = i; j < i + step && j < argv.size(); j++) part->argv.emplace_back(argv[j]);
     part->key_positions.push_back(plan->keys++);
-  }
+    return false;
+  });
   if (plan->parts.size() <= 1) {
     // One owner: the command goes as it is (options after the keys too).
     plan->merge = Merge::kSingle;

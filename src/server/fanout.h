@@ -39,6 +39,22 @@ struct FanoutPlan {
   std::vector<FanoutPart> parts;  // one per owner, in order of first appearance
 };
 
+// Calls fn(i) for each index of `argv` that holds one of `cmd`'s keys
+// (Redis's first_key, last_key, key_step), in order, until fn returns
+// true; true if it did.
+template <typename Fn>
+bool AnyKeyIndex(const Command& cmd, size_t argc, Fn&& fn) {
+  if (cmd.first_key <= 0) return false;
+  const size_t first = static_cast<size_t>(cmd.first_key);
+  const size_t last = cmd.last_key < 0 ? argc + static_cast<size_t>(cmd.last_key)
+                                       : static_cast<size_t>(cmd.last_key);
+  const size_t step = static_cast<size_t>(cmd.key_step > 0 ? cmd.key_step : 1);
+  for (size_t i = first; i <= last && i < argc; i += step) {
+    if (fn(i)) return true;
+  }
+  return false;
+}
+
 // Splits `argv` of `cmd` (arity already checked, cmd->first_key > 0) by the
 // owner of each key. A command with all its keys on one owner is one part,
 // whatever the command. False with *error set (a Redis-style error reply

@@ -177,13 +177,20 @@ bool Keyspace::Delete(std::string_view key) {
   return true;
 }
 
-bool Keyspace::IsLive(std::string_view encoded, int64_t* expire_at_ms) {
-  storage::RecordView rec;
-  if (!storage::DecodeRecord(encoded, &rec).ok()) return false;
+bool Keyspace::IsLive(const storage::RecordView& rec, int64_t* expire_at_ms) const {
   const storage::VersionView* w = rec.Winner();
   if (w == nullptr || w->tombstone || w->ExpiredAt(now_ms_)) return false;
   *expire_at_ms = w->expire_at_ms;
   return true;
+}
+
+bool Keyspace::StoredLive(std::string_view skey) {
+  if (tracks_keys_) return false;  // the engine counts keys itself
+  std::string_view stored;
+  storage::RecordView rec;
+  int64_t expiry = 0;
+  return engine_->Get(skey, &stored, &scratch_).ok() && storage::DecodeRecord(stored, &rec).ok() &&
+         IsLive(rec, &expiry);
 }
 
 util::Status Keyspace::PutRecord(std::string_view skey, std::string_view record) {
@@ -191,14 +198,13 @@ util::Status Keyspace::PutRecord(std::string_view skey, std::string_view record)
   util::Status s = storage::DecodeRecord(record, &rec);
   if (!s.ok()) return s;
   skey_.assign(skey.data(), skey.size());
-  int64_t old_expiry = 0, new_expiry = 0;
-  std::string_view stored;
-  const bool existed = engine_->Get(skey_, &stored, &scratch_).ok() && IsLive(stored, &old_expiry);
-  const bool live = IsLive(record, &new_expiry);
+  const bool existed = StoredLive(skey_);
+  int64_t expiry = 0;
+  const bool live = IsLive(rec, &expiry);
   s = engine_->Put(skey_, record, storage::RecordExpireAt(rec));
   if (!s.ok()) return s;
   if (live) {
-    NoteWritten(existed, new_expiry);
+    NoteWritten(existed, expiry);
   } else if (existed) {
     NoteRemoved();
   }
@@ -208,9 +214,7 @@ util::Status Keyspace::PutRecord(std::string_view skey, std::string_view record)
 
 util::Status Keyspace::DeleteRecord(std::string_view skey) {
   skey_.assign(skey.data(), skey.size());
-  int64_t expiry = 0;
-  std::string_view stored;
-  const bool existed = engine_->Get(skey_, &stored, &scratch_).ok() && IsLive(stored, &expiry);
+  const bool existed = StoredLive(skey_);
   util::Status s = engine_->Delete(skey_);
   if (!s.ok()) return s;
   if (existed) NoteRemoved();

@@ -110,8 +110,11 @@ class Keyspace {
   // Deletes a key found expired and counts it.
   void ExpireNow(std::string_view skey);
 
-  // True if `encoded` is a record whose winner is live now; its expiry.
-  bool IsLive(std::string_view encoded, int64_t* expire_at_ms);
+  // True if the record's winner is live now, with its expiry.
+  bool IsLive(const storage::RecordView& rec, int64_t* expire_at_ms) const;
+  // For the key count of an engine that does not keep one: true if a live
+  // record is stored under `skey` (always false when the engine counts).
+  bool StoredLive(std::string_view skey);
   void NoteChange(std::string_view skey) {
     if (tracker_ != nullptr) tracker_->Note(skey);
   }

@@ -538,14 +538,8 @@ void Server::Dispatch(Client& c, const Argv& argv) {
 
 bool Server::WritesFrozen(const Command& cmd, const Argv& argv, const Client* c) const {
   auto frozen_keys = [this](const Command& k, const Argv& args) {
-    if (k.first_key <= 0) return false;
-    const int argc = static_cast<int>(args.size());
-    const int last = k.last_key < 0 ? argc + k.last_key : std::min(k.last_key, argc - 1);
-    const int step = k.key_step > 0 ? k.key_step : 1;
-    for (int i = k.first_key; i <= last && i < argc; i += step) {
-      if (partitions_->Frozen(util::KeySlot(args[static_cast<size_t>(i)]))) return true;
-    }
-    return false;
+    return AnyKeyIndex(k, args.size(),
+                       [&](size_t i) { return partitions_->Frozen(util::KeySlot(args[i])); });
   };
   if (util::EqualsIgnoreCase(cmd.name, "exec") && c != nullptr) {
     for (const std::vector<std::string>& q : c->multi_queue) {
@@ -580,15 +574,19 @@ void Server::ReleaseHeld() {
   }
 }
 
+bool Server::PlanByOwner(const Command& cmd, const Argv& argv, FanoutPlan* plan,
+                         std::string* error) const {
+  const cluster::ClusterNode& node = *cluster_;
+  return PlanFanout(
+      cmd, argv, [&node](std::string_view key) { return node.OwnerOfSlot(util::KeySlot(key)); },
+      plan, error);
+}
+
 bool Server::Route(Client& c, const Command& cmd, const Argv& argv) {
   FanoutPlan plan;
   if (cmd.first_key > 0) {
     std::string error;
-    const cluster::ClusterNode& node = *cluster_;
-    if (!PlanFanout(
-            cmd, argv,
-            [&node](std::string_view key) { return node.OwnerOfSlot(util::KeySlot(key)); }, &plan,
-            &error)) {
+    if (!PlanByOwner(cmd, argv, &plan, &error)) {
       ReplyError(c, error);
       return true;
     }
@@ -783,11 +781,7 @@ void Server::RunForwarded(const cluster::Forward& f, std::function<void(std::str
     // since goes on to its owner now (the epoch only grows, so no loops).
     FanoutPlan plan;
     std::string error;
-    const cluster::ClusterNode& node = *cluster_;
-    if (PlanFanout(
-            *cmd, args,
-            [&node](std::string_view key) { return node.OwnerOfSlot(util::KeySlot(key)); }, &plan,
-            &error) &&
+    if (PlanByOwner(*cmd, args, &plan, &error) &&
         !(plan.parts.size() == 1 && plan.parts[0].owner == cluster_->id())) {
       RunFanout(std::move(plan), (f.flags & cluster::kForwardResp3) ? 3 : 2, std::move(done));
       return;

@@ -117,6 +117,9 @@ class Server : public net::Connection::Handler {
   // KEYS, the whole cluster) are not all here. True if it did (or replied
   // with an error): the caller must not run the command.
   bool Route(Client& c, const Command& cmd, const Argv& argv);
+  // PlanFanout by the owners in this node's ring.
+  bool PlanByOwner(const Command& cmd, const Argv& argv, FanoutPlan* plan,
+                   std::string* error) const;
   // Sends each part to its node (running ours here), then gives the
   // merged reply to client `client_id` if it is still connected.
   void StartFanout(Client& c, FanoutPlan plan);
