@@ -32,6 +32,10 @@ class RandomAccessFile {
   // Reads up to n bytes at offset; *result may point into scratch.
   [[nodiscard]] virtual util::Status Read(uint64_t offset, size_t n, std::string_view* result,
                                           char* scratch) const = 0;
+  // False when Read never uses scratch (the file is mapped: *result points
+  // into the mapping, valid while this object lives); callers may then pass
+  // nullptr and skip allocating one.
+  virtual bool NeedsScratch() const { return true; }
 };
 
 class WritableFile {
@@ -55,6 +59,13 @@ class Env {
                                                        std::unique_ptr<SequentialFile>* out) = 0;
   [[nodiscard]] virtual util::Status NewRandomAccessFile(
       const std::string& path, std::unique_ptr<RandomAccessFile>* out) = 0;
+  // The whole file mapped read-only for random point reads: Read hands out
+  // the mapping's bytes (NeedsScratch() is false) and costs no system call
+  // once a page is mapped. Null when this Env cannot map, the file cannot
+  // be opened or is empty, or too many files are mapped: callers then use
+  // NewRandomAccessFile, whose errors they report. The file must not be
+  // truncated while mapped.
+  virtual std::unique_ptr<RandomAccessFile> MapFile(const std::string& /*path*/) { return nullptr; }
   // Creates or truncates.
   [[nodiscard]] virtual util::Status NewWritableFile(const std::string& path,
                                                      std::unique_ptr<WritableFile>* out) = 0;

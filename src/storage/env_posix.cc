@@ -1,18 +1,22 @@
 // Env::Default(): the POSIX file system. Plain file descriptors opened with
 // O_CLOEXEC (the server may spawn processes; they must not inherit data
 // files or the LOCK), pread for random access so concurrent readers share
-// one descriptor, and a 64 KiB user-space buffer in WritableFile so the many
-// small appends of a table build become few write(2) calls.
+// one descriptor, read-only mappings on request (NewMappedFile) for point
+// lookups, and a 64 KiB user-space buffer in WritableFile so the many small
+// appends of a table build become few write(2) calls.
 //
-// Thread safety: as env.h says. The Env itself keeps no state.
+// Thread safety: as env.h says. The Env's only state is the count of mapped
+// files.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -89,6 +93,60 @@ class PosixRandomAccessFile final : public RandomAccessFile {
   const std::string path_;
   const int fd_;
 };
+
+// Mappings cost address space and a kernel VMA each; LevelDB stops at 1000
+// on 64-bit hosts too. Past this, files are read with pread.
+constexpr int kMaxMappedFiles = 1000;
+std::atomic<int> mapped_files{0};
+
+// A whole file mapped read-only. The caller must not truncate the file while
+// it is mapped (touching pages past the new end raises SIGBUS); the storage
+// engine only maps finished tables, which are never written again.
+class PosixMappedFile final : public RandomAccessFile {
+ public:
+  PosixMappedFile(const char* base, size_t size) : base_(base), size_(size) {}
+  ~PosixMappedFile() override {
+    ::munmap(const_cast<char*>(base_), size_);
+    mapped_files.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  Status Read(uint64_t offset, size_t n, std::string_view* result,
+              char* /*scratch*/) const override {
+    if (offset >= size_) {
+      *result = {};
+      return Status::OK();
+    }
+    *result = std::string_view(base_ + offset, std::min<uint64_t>(n, size_ - offset));
+    return Status::OK();
+  }
+
+  bool NeedsScratch() const override { return false; }
+
+ private:
+  const char* const base_;
+  const size_t size_;
+};
+
+// Maps fd's file if it is not empty and the budget allows; nullptr otherwise.
+// Closes nothing: the mapping outlives the descriptor.
+std::unique_ptr<RandomAccessFile> TryMap(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) return nullptr;
+  if (mapped_files.fetch_add(1, std::memory_order_relaxed) >= kMaxMappedFiles) {
+    mapped_files.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  const auto size = static_cast<size_t>(st.st_size);
+  void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    mapped_files.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  // Point lookups jump around: a fault on a page not in the page cache
+  // should read that page, not the default readahead window after it.
+  (void)::madvise(base, size, MADV_RANDOM);
+  return std::make_unique<PosixMappedFile>(static_cast<const char*>(base), size);
+}
 
 class PosixWritableFile final : public WritableFile {
  public:
@@ -190,6 +248,14 @@ class PosixEnv final : public Env {
     if (fd < 0) return OpenError(path, errno);
     *out = std::make_unique<PosixRandomAccessFile>(path, fd);
     return Status::OK();
+  }
+
+  std::unique_ptr<RandomAccessFile> MapFile(const std::string& path) override {
+    int fd = OpenRetry(path.c_str(), O_RDONLY);
+    if (fd < 0) return nullptr;
+    auto mapped = TryMap(fd);
+    ::close(fd);
+    return mapped;
   }
 
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out) override {

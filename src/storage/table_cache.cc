@@ -8,6 +8,10 @@ namespace kv::storage {
 
 namespace {
 
+// Lookups a table serves before Get maps it (Table::MapForLookups): enough
+// that a table opened for a probe or two by a churning cache stays unmapped.
+constexpr uint32_t kMapAfterLookups = 8;
+
 // Owns the table alongside an iterator over it: the table must outlive the
 // iterator even if the cache closes it meanwhile.
 class TableIterator final : public Iterator {
@@ -68,12 +72,14 @@ util::Status TableCache::Find(uint64_t number, uint64_t file_size, std::shared_p
   }
   // Opening reads the footer, index and filter: done outside the lock so
   // lookups of open tables on other threads do not wait for the disk.
+  const std::string path = TableFileName(dir_, number);
   std::unique_ptr<RandomAccessFile> file;
-  util::Status s = env_->NewRandomAccessFile(TableFileName(dir_, number), &file);
+  util::Status s = env_->NewRandomAccessFile(path, &file);
   if (!s.ok()) return s;
   std::unique_ptr<Table> opened;
   s = Table::Open(options_, std::move(file), file_size, number, block_cache_, &opened);
   if (!s.ok()) return s;
+  opened->MapForLookups(env_, path, kMapAfterLookups);
   std::shared_ptr<Table> table(std::move(opened));
 
   std::lock_guard<std::mutex> l(mu_);

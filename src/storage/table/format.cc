@@ -110,7 +110,10 @@ util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
                                     std::to_string(handle.size) + ")");
   }
   const size_t n = static_cast<size_t>(handle.size);
-  std::unique_ptr<char[]> buf(new char[n + kBlockTrailerSize]);
+  // A mapped file hands out its own bytes: a compressed block then goes
+  // from the page cache through Snappy with no intermediate copy.
+  std::unique_ptr<char[]> buf;
+  if (file->NeedsScratch()) buf.reset(new char[n + kBlockTrailerSize]);
   std::string_view got;
   util::Status s = file->Read(handle.offset, n + kBlockTrailerSize, &got, buf.get());
   if (!s.ok()) return s;
@@ -124,7 +127,10 @@ util::Status ReadBlockContents(const RandomAccessFile* file, uint64_t file_size,
   }
   switch (static_cast<BlockCompression>(data[n])) {
     case BlockCompression::kRaw:
-      if (data != buf.get()) memcpy(buf.get(), data, n);
+      if (data != buf.get()) {
+        if (buf == nullptr) buf.reset(new char[n]);
+        memcpy(buf.get(), data, n);
+      }
       *out = std::move(buf);
       *out_size = n;
       return util::Status::OK();

@@ -143,10 +143,11 @@ class SSTableIterator final : public Iterator {
 
 Table::~Table() = default;
 
-util::Status Table::ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const {
+util::Status Table::ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
+                              const RandomAccessFile* from) const {
   std::unique_ptr<char[]> contents;
   size_t size = 0;
-  util::Status s = ReadBlockContents(file_.get(), blocks_end_, handle, &contents, &size);
+  util::Status s = ReadBlockContents(from, blocks_end_, handle, &contents, &size);
   if (!s.ok()) return WithMessage(s, TableBlockError(file_number_, handle.offset, s.message()));
   auto block = Block::OwnShared(std::move(contents), size);
   if (!block->status().ok()) {
@@ -164,11 +165,11 @@ util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr
     return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
   }
   *offset = handle.offset;
-  return ReadDataBlock(handle, out);
+  return ReadDataBlock(handle, out, file_.get());
 }
 
-util::Status Table::ReadDataBlock(const BlockHandle& handle,
-                                  std::shared_ptr<const Block>* out) const {
+util::Status Table::ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
+                                  const RandomAccessFile* from) const {
   if (cache_ != nullptr) {
     if (auto cached = cache_->Lookup(file_number_, handle.offset)) {
       *out = std::move(cached);
@@ -176,7 +177,7 @@ util::Status Table::ReadDataBlock(const BlockHandle& handle,
     }
   }
   std::shared_ptr<const Block> block;
-  util::Status s = ReadBlock(handle, &block);
+  util::Status s = ReadBlock(handle, &block, from);
   if (!s.ok()) return s;
   if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, block);
   *out = std::move(block);
@@ -310,11 +311,11 @@ util::Status Table::Open(const TableOptions& options, std::unique_ptr<RandomAcce
   s = footer.DecodeFrom(footer_bytes);
   if (!s.ok()) return util::Status::Corruption(TableError(file_number, "footer: " + s.message()));
 
-  s = t->ReadBlock(footer.index, &t->index_block_);
+  s = t->ReadBlock(footer.index, &t->index_block_, t->file_.get());
   if (!s.ok()) return s;
 
   std::shared_ptr<const Block> meta;
-  s = t->ReadBlock(footer.metaindex, &meta);
+  s = t->ReadBlock(footer.metaindex, &meta, t->file_.get());
   if (!s.ok()) return s;
   bool have_comparator = false, have_props = false;
   BlockHandle filter_handle;
@@ -377,9 +378,10 @@ util::Status Table::Get(std::string_view internal_target, bool* found, std::stri
   // The first index entry >= target names the block holding the first key >=
   // target, unless that block ends before target (its separator sits between
   // blocks): then that key is the next block's first.
+  const RandomAccessFile* from = LookupFile();
   for (size_t i = FindIndexEntry(internal_target); i < index_.handles.size(); i++) {
     std::shared_ptr<const Block> block;
-    util::Status s = ReadDataBlock(index_.handles[i], &block);
+    util::Status s = ReadDataBlock(index_.handles[i], &block, from);
     if (!s.ok()) return s;
     BlockIterator it(block.get(), cmp, kMinTableKeySize);
     it.Seek(internal_target);
@@ -397,6 +399,29 @@ util::Status Table::Get(std::string_view internal_target, bool* found, std::stri
     }
   }
   return util::Status::OK();
+}
+
+void Table::MapForLookups(Env* env, std::string path, uint32_t after_reads) {
+  map_env_ = env;
+  map_path_ = std::move(path);
+  map_after_reads_ = after_reads;
+}
+
+const RandomAccessFile* Table::LookupFile() const {
+  if (const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire)) return mapped;
+  // Counts every Get that gets this far, cache hit or not: cheap, and a
+  // table probed often enough to pass the bar is worth a mapping.
+  if (map_env_ == nullptr ||
+      lookup_reads_.fetch_add(1, std::memory_order_relaxed) + 1 != map_after_reads_) {
+    return file_.get();
+  }
+  std::lock_guard<std::mutex> lock(map_mu_);
+  if (lookup_file_ == nullptr) {
+    lookup_file_ = map_env_->MapFile(map_path_);
+    if (lookup_file_ == nullptr) return file_.get();  // stay with pread for good
+    lookup_view_.store(lookup_file_.get(), std::memory_order_release);
+  }
+  return lookup_file_.get();
 }
 
 std::unique_ptr<Iterator> Table::NewIterator() const {

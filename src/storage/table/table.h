@@ -12,8 +12,10 @@
 // thread-safe BlockCache). Each iterator is used by one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,17 @@ class Table {
   Table(const Table&) = delete;
   Table& operator=(const Table&) = delete;
   ~Table();
+
+  // Lets Get read blocks through a read-only mapping of the table (made by
+  // env->MapFile(path)) once `after_reads` lookups have missed the block
+  // cache: such a read then checksums and decompresses straight from the
+  // page cache, with no read(2) and no copy. A table opened for a probe or
+  // two (a table cache smaller than the table count) is never mapped, so it
+  // does not pay mmap and munmap. Iterators (compaction, scans) keep
+  // reading the Open file, so streaming a table does not leave it all
+  // mapped into the process's RSS. Call before the table is shared.
+  void MapForLookups(Env* env, std::string path, uint32_t after_reads);
+  bool lookups_mapped() const { return lookup_view_.load(std::memory_order_acquire) != nullptr; }
 
   // Point lookup of the newest entry for ExtractUserKey(internal_target)
   // whose sequence is <= internal_target's (make the target with
@@ -82,17 +95,30 @@ class Table {
   // error messages) when the handle decodes.
   util::Status ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
                              uint64_t* offset) const;
-  util::Status ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const;
+  util::Status ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
+                             const RandomAccessFile* from) const;
   // Decodes the index block into index_ (Open).
   util::Status BuildIndex();
   // The first index entry whose key is >= internal_target (index_.handles.size()
   // if none): the block that holds the first entry >= target.
   size_t FindIndexEntry(std::string_view internal_target) const;
   // Reads and parses a block outside the cache (index, metaindex, data).
-  util::Status ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out) const;
+  util::Status ReadBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
+                         const RandomAccessFile* from) const;
 
   TableOptions options_;
   std::unique_ptr<RandomAccessFile> file_;
+  // MapForLookups state. lookup_file_ is set once (under map_mu_) and read
+  // without the lock through lookup_view_.
+  Env* map_env_ = nullptr;
+  std::string map_path_;
+  uint32_t map_after_reads_ = 0;
+  mutable std::atomic<uint32_t> lookup_reads_{0};
+  mutable std::atomic<const RandomAccessFile*> lookup_view_{nullptr};
+  mutable std::mutex map_mu_;
+  mutable std::unique_ptr<RandomAccessFile> lookup_file_;
+  // The file Get reads blocks from: the mapping once made, else file_.
+  const RandomAccessFile* LookupFile() const;
   uint64_t file_size_ = 0;
   uint64_t file_number_ = 0;
   uint64_t blocks_end_ = 0;  // where the footer starts; blocks must end before it

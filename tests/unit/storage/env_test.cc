@@ -159,6 +159,40 @@ TEST_CASE(
   CHECK(got.empty());
 }
 
+TEST_CASE("posix env maps files for point reads: no scratch, short at the end, survives unlink") {
+  ScratchDir dir;
+  Env* env = Env::Default();
+  const std::string path = dir.File("m");
+  std::string data;
+  for (int i = 0; data.size() < 20000; i++) data += std::to_string(i) + ";";
+  WriteFile(env, path, data, true);
+  std::unique_ptr<RandomAccessFile> m = env->MapFile(path);
+  REQUIRE(m != nullptr);
+  CHECK(!m->NeedsScratch());
+  std::string_view got;
+  REQUIRE(m->Read(5000, 100, &got, nullptr).ok());
+  CHECK(got == data.substr(5000, 100));
+  REQUIRE(m->Read(data.size() - 7, 100, &got, nullptr).ok());
+  CHECK(got == data.substr(data.size() - 7));
+  REQUIRE(m->Read(data.size(), 1, &got, nullptr).ok());
+  CHECK(got.empty());
+  REQUIRE(m->Read(data.size() + 1000000, 1, &got, nullptr).ok());
+  CHECK(got.empty());
+  // Deleted tables are still read by lookups in flight.
+  REQUIRE(env->RemoveFile(path).ok());
+  REQUIRE(m->Read(12345, 50, &got, nullptr).ok());
+  CHECK(got == data.substr(12345, 50));
+
+  // Nothing to map: callers fall back to NewRandomAccessFile.
+  const std::string empty = dir.File("empty");
+  WriteFile(env, empty, "", true);
+  CHECK(env->MapFile(empty) == nullptr);
+  CHECK(env->MapFile(dir.File("missing")) == nullptr);
+  std::unique_ptr<RandomAccessFile> plain;
+  REQUIRE(env->NewRandomAccessFile(empty, &plain).ok());
+  CHECK(plain->NeedsScratch());
+}
+
 TEST_CASE("posix env renames, lists, removes and reports missing files as NotFound") {
   ScratchDir dir;
   Env* env = Env::Default();

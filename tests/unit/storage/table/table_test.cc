@@ -265,6 +265,19 @@ TEST_CASE(
     const size_t skipped = CheckAbsent(*table, entries, 20000);
     MESSAGE("bloom skipped " << skipped << " of 20000 absent-key Gets");
     CHECK(skipped > 19000);
+
+    // The same through a mapping for Gets (as the table cache opens
+    // tables), with a cache too small to hide the reads.
+    std::unique_ptr<RandomAccessFile> again;
+    REQUIRE(env->NewRandomAccessFile(path, &again).ok());
+    BlockCache tiny(64 << 10);
+    std::unique_ptr<Table> mapped;
+    REQUIRE(Table::Open(options, std::move(again), size, 7, &tiny, &mapped).ok());
+    mapped->MapForLookups(env, path, 3);
+    CHECK(!mapped->lookups_mapped());
+    CheckRoundTrip(*mapped, entries, &rnd);
+    CHECK(mapped->lookups_mapped());
+    CHECK(tiny.misses() > 1000);
   }
   MESSAGE("table of 100k entries: " << sizes[0] << " bytes compressed, " << sizes[1]
                                     << " bytes uncompressed");
@@ -737,6 +750,50 @@ TEST_CASE(
   it2->Seek(LookupKey(victim_keys[0], kMaxSequenceNumber));
   CHECK(!it2->Valid());
   CHECK(it2->status().IsCorruption());
+}
+
+TEST_CASE("a flipped bit in a data block on disk is Corruption from a Get through the mapping") {
+  util::Random rnd(31);
+  const std::vector<Entry> entries = MakeEntries(600, &rnd);
+  TableOptions options;
+  options.block_size = 1024;
+  std::string bad = BuildInMemory(options, entries);
+  const Layout layout = ReadLayout(bad);
+  REQUIRE(layout.data_blocks.size() >= 4);
+  const BlockHandle victim = layout.data_blocks[1];
+  const std::vector<std::string> victim_keys = KeysOfBlock(bad, victim);
+  REQUIRE(!victim_keys.empty());
+  bad[victim.offset + 5] ^= 0x04;
+
+  TempDir dir;
+  Env* env = Env::Default();
+  const std::string path = dir.path() + "/000321.sst";
+  {
+    std::unique_ptr<WritableFile> file;
+    REQUIRE(env->NewWritableFile(path, &file).ok());
+    REQUIRE(file->Append(bad).ok());
+    REQUIRE(file->Close().ok());
+  }
+  std::unique_ptr<RandomAccessFile> file;
+  REQUIRE(env->NewRandomAccessFile(path, &file).ok());
+  BlockCache cache(1 << 20);
+  std::unique_ptr<Table> table;
+  REQUIRE(Table::Open(options, std::move(file), bad.size(), 321, &cache, &table).ok());
+  table->MapForLookups(env, path, 1);
+
+  bool found = true;
+  std::string key, value;
+  util::Status s =
+      table->Get(LookupKey(victim_keys[0], kMaxSequenceNumber), &found, &key, &value, nullptr);
+  CHECK(s.IsCorruption());
+  CHECK(!found);
+  CHECK(table->lookups_mapped());
+  CHECK(Contains(s, "table 000321.sst"));
+  CHECK(Contains(s, "block at offset " + std::to_string(victim.offset)));
+  CHECK(cache.entries() == 0);
+  const std::vector<std::string> other = KeysOfBlock(bad, layout.data_blocks[0]);
+  REQUIRE(table->Get(LookupKey(other[0], kMaxSequenceNumber), &found, &key, &value, nullptr).ok());
+  CHECK(found);
 }
 
 TEST_CASE(
