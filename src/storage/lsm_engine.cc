@@ -281,23 +281,6 @@ struct LsmEngine::Impl {
     return finish();
   }
 
-  // A WriteTables filter for flushing a memtable: keeps each key's newest
-  // entry and drops the older ones. Nothing can read those from the new
-  // table: Get reads the newest version, and an iterator opened before the
-  // flush holds the memtable itself and a Version without the new table.
-  // With a hot key space rewritten many times per memtable this shrinks the
-  // flush, and every compaction after it, several times over.
-  static std::function<int(std::string_view, std::string_view)> NewestVersionsOnly() {
-    return [last = std::string(), has_last = false](std::string_view ikey,
-                                                    std::string_view) mutable -> int {
-      std::string_view user_key = ExtractUserKey(ikey);
-      if (has_last && user_key == last) return 1;
-      last.assign(user_key.data(), user_key.size());
-      has_last = true;
-      return 0;
-    };
-  }
-
   // Appends `edit` to the manifest and syncs it. Background thread, or
   // loop thread while the background thread is held off.
   Status WriteManifest(const VersionEdit& edit) {
@@ -578,9 +561,15 @@ struct LsmEngine::Impl {
     }
     std::vector<std::shared_ptr<LiveFile>> outputs;
     uint64_t written = 0;
-    std::unique_ptr<Iterator> it = m->NewIterator();
+    // Each key's newest entry only: nothing can read the older ones from
+    // the new table (Get reads the newest version, and an iterator opened
+    // before the flush holds the memtable itself and a Version without the
+    // new table). With a hot key space rewritten many times per memtable
+    // this shrinks the flush, and every compaction after it, several times
+    // over.
+    std::unique_ptr<Iterator> it = m->NewNewestIterator();
     it->SeekToFirst();
-    Status s = WriteTables(it.get(), false, &outputs, &written, NewestVersionsOnly());
+    Status s = WriteTables(it.get(), false, &outputs, &written, nullptr);
     if (!s.ok()) {
       RemoveTables(outputs);
       return s;
@@ -1032,9 +1021,9 @@ Status LsmEngine::Open(const LsmOptions& options, std::unique_ptr<LsmEngine>* ou
   if (recovered->NumEntries() > 0) {
     std::vector<std::shared_ptr<LiveFile>> outputs;
     uint64_t written = 0;
-    std::unique_ptr<Iterator> it = recovered->NewIterator();
+    std::unique_ptr<Iterator> it = recovered->NewNewestIterator();  // as FlushImmutable
     it->SeekToFirst();
-    s = e.WriteTables(it.get(), false, &outputs, &written, Impl::NewestVersionsOnly());
+    s = e.WriteTables(it.get(), false, &outputs, &written, nullptr);
     if (!s.ok()) return s;
     auto v = std::make_shared<Version>(*e.current);
     for (const auto& f : outputs) v->levels[0].insert(v->levels[0].begin(), f);

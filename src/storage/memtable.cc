@@ -277,7 +277,7 @@ bool MemTable::Get(std::string_view user_key, SequenceNumber seq, std::string_vi
 // chain, which together give InternalKeyComparator order.
 class MemTable::TableIterator final : public Iterator {
  public:
-  explicit TableIterator(const MemTable* mem) : mem_(mem) {}
+  TableIterator(const MemTable* mem, bool newest_only) : mem_(mem), newest_only_(newest_only) {}
 
   bool Valid() const override { return entry_ != nullptr; }
   void Seek(std::string_view target) override {
@@ -298,10 +298,11 @@ class MemTable::TableIterator final : public Iterator {
     }
     entry_ = NodeNewest();
     if (entry_ == nullptr || EntryUserKey(entry_) != ExtractUserKey(target)) return;
-    // Same user key: the first version at or after the target's sequence.
+    // Same user key: the first version at or after the target's sequence
+    // (newest only: the newest, if it is at or after it).
     uint64_t t = DecodeTrailer(target);
     while (entry_ != nullptr && EntryTrailer(entry_) > t) {
-      entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
+      entry_ = newest_only_ ? nullptr : OlderLink(entry_)->load(std::memory_order_acquire);
     }
     if (entry_ == nullptr) {
       NextNode();
@@ -314,7 +315,9 @@ class MemTable::TableIterator final : public Iterator {
   }
   void Next() override {
     assert(Valid());
-    entry_ = OlderLink(entry_)->load(std::memory_order_acquire);
+    // Newest only: straight to the next key, without touching the older
+    // versions (scattered over the arena: a cache miss each).
+    entry_ = newest_only_ ? nullptr : OlderLink(entry_)->load(std::memory_order_acquire);
     if (entry_ == nullptr) {
       NextNode();
       entry_ = NodeNewest();
@@ -344,6 +347,7 @@ class MemTable::TableIterator final : public Iterator {
   }
 
   const MemTable* const mem_;
+  const bool newest_only_;
   size_t bucket_ = 0;
   std::optional<Table::Iterator> it_;
   const char* entry_ = nullptr;  // the current version; nullptr = !Valid()
@@ -351,7 +355,11 @@ class MemTable::TableIterator final : public Iterator {
 };
 
 std::unique_ptr<Iterator> MemTable::NewIterator() const {
-  return std::make_unique<TableIterator>(this);
+  return std::make_unique<TableIterator>(this, false);
+}
+
+std::unique_ptr<Iterator> MemTable::NewNewestIterator() const {
+  return std::make_unique<TableIterator>(this, true);
 }
 
 }  // namespace kv::storage

@@ -89,6 +89,10 @@ class MemTable {
   // on a user key's newest entry). status() is always OK. An iterator created while Add
   // runs on another thread may or may not see the new entries.
   std::unique_ptr<Iterator> NewIterator() const;
+  // The same order, but each user key's newest entry only (what a flush
+  // writes: nothing reads older versions from a table, see lsm_engine.cc).
+  // Older versions are skipped without being read.
+  std::unique_ptr<Iterator> NewNewestIterator() const;
 
   // Bytes held by the arena (entries, skiplist nodes, block slack). The
   // DB compares it with the write-buffer size to decide when to freeze.

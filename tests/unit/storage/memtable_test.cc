@@ -321,6 +321,46 @@ TEST_CASE("memtable: versions added out of sequence order; Seek to exact trailer
   CHECK(ExtractUserKey(it->key()) > "k1");
 }
 
+TEST_CASE("memtable: the newest-only iterator yields each key's newest entry once, in order") {
+  util::Random rnd(test::TestSeed(77));
+  MemTable mem(GetInternalKeyComparator());
+  std::map<std::string, std::string, ModelCompare> model;  // every entry
+  for (SequenceNumber s = 1; s <= 5000; s++) {
+    std::string k = "key" + std::to_string(rnd.Uniform(300));
+    ValueType t = rnd.Uniform(5) == 0 ? kTypeDeletion : kTypeValue;
+    std::string v = t == kTypeDeletion ? "" : "v" + std::to_string(s);
+    mem.Add(s, t, k, v);
+    model[IKey(k, s, t)] = v;
+  }
+  // The model's first entry of each user key is its newest.
+  std::vector<std::pair<std::string, std::string>> newest;
+  for (const auto& [ikey, v] : model) {
+    if (newest.empty() || ExtractUserKey(newest.back().first) != ExtractUserKey(ikey)) {
+      newest.emplace_back(ikey, v);
+    }
+  }
+  auto it = mem.NewNewestIterator();
+  size_t i = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), i++) {
+    REQUIRE(i < newest.size());
+    REQUIRE(it->key() == newest[i].first);
+    REQUIRE(it->value() == newest[i].second);
+  }
+  CHECK(i == newest.size());
+  // Seek to a key's newest entry lands on it; to a sequence below it, on
+  // the next key (older versions are not there to land on).
+  for (size_t j = 0; j + 1 < newest.size(); j++) {
+    it->Seek(newest[j].first);
+    REQUIRE(it->Valid());
+    CHECK(it->key() == newest[j].first);
+    ParsedInternalKey p;
+    REQUIRE(ParseInternalKey(newest[j].first, &p));
+    it->Seek(IKey(p.user_key, p.sequence - 1, kValueTypeForSeek));
+    REQUIRE(it->Valid());
+    CHECK(it->key() == newest[j + 1].first);
+  }
+}
+
 TEST_CASE("memtable: iteration on another thread while the writer rewrites the same keys") {
   const int kKeys = 200, kRounds = 100;
   MemTable mem(GetInternalKeyComparator());
