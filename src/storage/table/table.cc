@@ -165,7 +165,11 @@ util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr
     return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
   }
   *offset = handle.offset;
-  return ReadDataBlock(handle, out, file_.get());
+  // Iterators use the mapping only if lookups already made one: a table
+  // hot enough for that is cheaper to stream from it too, while streaming a
+  // cold table (most compaction input) maps nothing into RSS.
+  const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire);
+  return ReadDataBlock(handle, out, mapped != nullptr ? mapped : file_.get());
 }
 
 util::Status Table::ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
