@@ -631,7 +631,7 @@ struct LsmEngine::Impl {
                  int output_level) {
     std::vector<std::unique_ptr<Iterator>> children;
     for (const auto& [level, f] : inputs) {
-      children.push_back(tables->NewIterator(f->number, f->file_size));
+      children.push_back(tables->NewIterator(f->number, f->file_size, /*compaction=*/true));
     }
     std::unique_ptr<Iterator> merged =
         NewMergingIterator(GetInternalKeyComparator(), std::move(children));

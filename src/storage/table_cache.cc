@@ -16,8 +16,8 @@ constexpr uint32_t kMapAfterLookups = 8;
 // iterator even if the cache closes it meanwhile.
 class TableIterator final : public Iterator {
  public:
-  explicit TableIterator(std::shared_ptr<Table> table)
-      : table_(std::move(table)), it_(table_->NewIterator()) {}
+  TableIterator(std::shared_ptr<Table> table, bool compaction)
+      : table_(std::move(table)), it_(table_->NewIterator(compaction)) {}
   bool Valid() const override { return it_->Valid(); }
   void Seek(std::string_view target) override { it_->Seek(target); }
   void SeekToFirst() override { it_->SeekToFirst(); }
@@ -102,11 +102,12 @@ util::Status TableCache::Find(uint64_t number, uint64_t file_size, std::shared_p
   return util::Status::OK();
 }
 
-std::unique_ptr<Iterator> TableCache::NewIterator(uint64_t number, uint64_t file_size) {
+std::unique_ptr<Iterator> TableCache::NewIterator(uint64_t number, uint64_t file_size,
+                                                  bool compaction) {
   std::shared_ptr<Table> table;
   util::Status s = Find(number, file_size, &table);
   if (!s.ok()) return std::make_unique<FailedIterator>(std::move(s));
-  return std::make_unique<TableIterator>(std::move(table));
+  return std::make_unique<TableIterator>(std::move(table), compaction);
 }
 
 void TableCache::Evict(uint64_t number) {

@@ -42,8 +42,9 @@ class TableCache {
 
   // An iterator over table `number` that keeps the table open while it
   // lives. If the table cannot be opened, an iterator that is !Valid() with
-  // that error as its status().
-  std::unique_ptr<Iterator> NewIterator(uint64_t number, uint64_t file_size);
+  // that error as its status(). `compaction`: see Table::NewIterator.
+  std::unique_ptr<Iterator> NewIterator(uint64_t number, uint64_t file_size,
+                                        bool compaction = false);
 
   // Closes table `number` (a deleted file) once its current users finish.
   void Evict(uint64_t number);

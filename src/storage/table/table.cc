@@ -42,8 +42,9 @@ util::Status WithMessage(const util::Status& s, const std::string& message) {
 // block_, whether or not the cache still holds it).
 class SSTableIterator final : public Iterator {
  public:
-  explicit SSTableIterator(const Table* table)
+  SSTableIterator(const Table* table, bool compaction)
       : table_(table),
+        compaction_(compaction),
         index_iter_(table->index_block_.get(), table->options_.comparator, kMinTableKeySize) {}
 
   bool Valid() const override { return status_.ok() && data_iter_ && data_iter_->Valid(); }
@@ -108,7 +109,7 @@ class SSTableIterator final : public Iterator {
     }
     std::shared_ptr<const Block> block;
     uint64_t offset = 0;
-    util::Status s = table_->ReadDataBlock(index_iter_.value(), &block, &offset);
+    util::Status s = table_->ReadDataBlock(index_iter_.value(), &block, &offset, compaction_);
     if (!s.ok()) {
       Fail(std::move(s));
       return;
@@ -134,6 +135,7 @@ class SSTableIterator final : public Iterator {
   }
 
   const Table* const table_;
+  const bool compaction_;
   BlockIterator index_iter_;
   std::shared_ptr<const Block> block_;
   std::optional<BlockIterator> data_iter_;
@@ -159,21 +161,23 @@ util::Status Table::ReadBlock(const BlockHandle& handle, std::shared_ptr<const B
 }
 
 util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
-                                  uint64_t* offset) const {
+                                  uint64_t* offset, bool compaction) const {
   BlockHandle handle;
   if (!handle.DecodeFrom(&handle_value)) {
     return util::Status::Corruption(TableError(file_number_, "bad block handle in index"));
   }
   *offset = handle.offset;
-  // Iterators use the mapping only if lookups already made one: a table
-  // hot enough for that is cheaper to stream from it too, while streaming a
-  // cold table (most compaction input) maps nothing into RSS.
+  // Compaction streams each input once, and the table is deleted after:
+  // its blocks would only evict hot ones from the cache, and reading it
+  // through the mapping would leave it all in RSS until then. Other
+  // iterators (SCAN, KEYS) use the mapping if lookups already made one.
+  if (compaction) return ReadDataBlock(handle, out, file_.get(), false);
   const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire);
-  return ReadDataBlock(handle, out, mapped != nullptr ? mapped : file_.get());
+  return ReadDataBlock(handle, out, mapped != nullptr ? mapped : file_.get(), true);
 }
 
 util::Status Table::ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
-                                  const RandomAccessFile* from) const {
+                                  const RandomAccessFile* from, bool fill_cache) const {
   if (cache_ != nullptr) {
     if (auto cached = cache_->Lookup(file_number_, handle.offset)) {
       *out = std::move(cached);
@@ -183,7 +187,7 @@ util::Status Table::ReadDataBlock(const BlockHandle& handle, std::shared_ptr<con
   std::shared_ptr<const Block> block;
   util::Status s = ReadBlock(handle, &block, from);
   if (!s.ok()) return s;
-  if (cache_ != nullptr) cache_->Insert(file_number_, handle.offset, block);
+  if (cache_ != nullptr && fill_cache) cache_->Insert(file_number_, handle.offset, block);
   *out = std::move(block);
   return util::Status::OK();
 }
@@ -385,7 +389,7 @@ util::Status Table::Get(std::string_view internal_target, bool* found, std::stri
   const RandomAccessFile* from = LookupFile();
   for (size_t i = FindIndexEntry(internal_target); i < index_.handles.size(); i++) {
     std::shared_ptr<const Block> block;
-    util::Status s = ReadDataBlock(index_.handles[i], &block, from);
+    util::Status s = ReadDataBlock(index_.handles[i], &block, from, true);
     if (!s.ok()) return s;
     BlockIterator it(block.get(), cmp, kMinTableKeySize);
     it.Seek(internal_target);
@@ -428,8 +432,8 @@ const RandomAccessFile* Table::LookupFile() const {
   return lookup_file_.get();
 }
 
-std::unique_ptr<Iterator> Table::NewIterator() const {
-  return std::make_unique<SSTableIterator>(this);
+std::unique_ptr<Iterator> Table::NewIterator(bool compaction) const {
+  return std::make_unique<SSTableIterator>(this, compaction);
 }
 
 size_t Table::MemoryUsage() const {

@@ -76,7 +76,10 @@ class Table {
   // the data block each index entry points at). Its status() is a
   // Corruption/IOError naming the file and block if a block cannot be read;
   // it is then !Valid() for good. REQUIRES: the table outlives it.
-  std::unique_ptr<Iterator> NewIterator() const;
+  // `compaction`: a one-pass read of a table about to be replaced; blocks
+  // it reads are not added to the block cache and are read with pread
+  // even if lookups mapped the table.
+  std::unique_ptr<Iterator> NewIterator(bool compaction = false) const;
 
   uint64_t file_number() const { return file_number_; }
   uint64_t file_size() const { return file_size_; }
@@ -94,9 +97,9 @@ class Table {
   // block from the cache or the file. *offset gets the block's offset (for
   // error messages) when the handle decodes.
   util::Status ReadDataBlock(std::string_view handle_value, std::shared_ptr<const Block>* out,
-                             uint64_t* offset) const;
+                             uint64_t* offset, bool compaction) const;
   util::Status ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
-                             const RandomAccessFile* from) const;
+                             const RandomAccessFile* from, bool fill_cache) const;
   // Decodes the index block into index_ (Open).
   util::Status BuildIndex();
   // The first index entry whose key is >= internal_target (index_.handles.size()
