@@ -1,7 +1,10 @@
 // BlockCache: uncompressed SSTable data blocks kept in memory, keyed by
-// (table file number, block offset), bounded in bytes, least recently used
-// evicted first. Sharded by key hash, each shard behind its own mutex, so
-// the loop thread's reads and compaction threads rarely wait on each other.
+// (table file number, block offset), bounded in bytes, evicted in
+// second-chance (CLOCK) order: the oldest inserted block goes first unless
+// it was looked up since it last came to the front; then it goes back to
+// the front instead. Close to LRU, but a hit only sets a flag. Sharded by key hash, each shard
+// behind its own mutex, so the loop thread's reads and compaction threads rarely wait on each
+// other.
 //
 // Blocks are shared through std::shared_ptr<const Block>: an evicted block
 // stays alive while an iterator or Get still uses it and is freed with its
@@ -24,15 +27,15 @@ namespace kv::storage {
 class BlockCache {
  public:
   // `capacity_bytes` is shared evenly by 2^shard_bits shards (so one shard,
-  // shard_bits = 0, gives an exact global LRU order, which tests use).
+  // shard_bits = 0, gives an exact global eviction order, which tests use).
   explicit BlockCache(size_t capacity_bytes, int shard_bits = 4);
   ~BlockCache();
 
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
-  // The cached block, marked most recently used; null if absent. Counts a
-  // hit or a miss.
+  // The cached block, marked as used; null if absent. Counts a hit or a
+  // miss.
   std::shared_ptr<const Block> Lookup(uint64_t file_number, uint64_t offset);
   // Caches `block` (evicting least recently used blocks of the shard until it
   // fits). A block larger than a shard's capacity is not cached. If the key
@@ -58,8 +61,8 @@ class BlockCache {
     uint64_t offset;
     bool operator==(const Key&) const = default;
   };
-  // One cached block, linked into its shard's hash chain and LRU list at
-  // once (LevelDB's LRUHandle): a hit costs one chain walk and no
+  // One cached block, linked into its shard's hash chain and eviction list
+  // at once (like LevelDB's LRUHandle): a hit costs one chain walk and no
   // allocation, an eviction unlinks in place instead of hashing the key
   // again, and an insert allocates one node instead of a list node plus a
   // map node.
@@ -68,8 +71,9 @@ class BlockCache {
     uint64_t hash;
     std::shared_ptr<const Block> block;
     size_t charge;
+    bool referenced;  // looked up since it last came to the list's front
     Handle* next_hash;
-    Handle* prev;  // LRU list, circular through Shard::lru
+    Handle* prev;  // eviction list, circular through Shard::lru
     Handle* next;
   };
   struct Shard {
@@ -79,7 +83,7 @@ class BlockCache {
     size_t capacity = 0;
     size_t usage = 0;
     size_t count = 0;
-    Handle lru;                    // dummy head: lru.next is the most recently used
+    Handle lru;  // dummy head: lru.next is the newest, lru.prev the next to consider
     std::vector<Handle*> buckets;  // power-of-two size, chained through next_hash
     // REQUIRES for the rest: mu held.
     Handle** FindSlot(const Key& key, uint64_t hash);

@@ -27,10 +27,11 @@ std::shared_ptr<const Block> MakeBlock(size_t size, char fill = 'v') {
   return std::shared_ptr<const Block>(Block::Own(std::move(contents)));
 }
 
-TEST_CASE("block cache evicts least recently used blocks to stay within its byte capacity") {
+TEST_CASE(
+    "block cache evicts blocks not used since they last came by to stay within its capacity") {
   auto probe = MakeBlock(1000);
   const size_t charge = BlockCache::Charge(*probe);
-  BlockCache cache(3 * charge, /*shard_bits=*/0);  // one shard: exact LRU order
+  BlockCache cache(3 * charge, /*shard_bits=*/0);  // one shard: exact order
   cache.Insert(1, 0, MakeBlock(1000));
   cache.Insert(1, 1000, MakeBlock(1000));
   cache.Insert(1, 2000, MakeBlock(1000));
@@ -56,6 +57,32 @@ TEST_CASE("block cache evicts least recently used blocks to stay within its byte
   cache.Insert(3, 0, MakeBlock(4 * charge));
   CHECK(cache.Lookup(3, 0) == nullptr);
   CHECK(cache.entries() == 2);
+}
+
+TEST_CASE("block cache gives a used block a second chance, and only one per use") {
+  auto probe = MakeBlock(1000);
+  const size_t charge = BlockCache::Charge(*probe);
+  BlockCache cache(4 * charge, /*shard_bits=*/0);
+  for (uint64_t off : {0, 1000, 2000, 3000}) cache.Insert(7, off, MakeBlock(1000));
+  // The two oldest are used; the next two inserts evict the two unused
+  // ones, although they are newer.
+  REQUIRE(cache.Lookup(7, 0) != nullptr);
+  REQUIRE(cache.Lookup(7, 1000) != nullptr);
+  cache.Insert(7, 4000, MakeBlock(1000));
+  cache.Insert(7, 5000, MakeBlock(1000));
+  CHECK(cache.entries() == 4);
+  CHECK(cache.Lookup(7, 2000) == nullptr);
+  CHECK(cache.Lookup(7, 3000) == nullptr);
+  // Their chance is spent: unused since, 0 and 1000 are now the oldest and
+  // go first, before the newer (and also unused) 4000 and 5000.
+  cache.Insert(7, 6000, MakeBlock(1000));
+  cache.Insert(7, 7000, MakeBlock(1000));
+  CHECK(cache.Lookup(7, 0) == nullptr);
+  CHECK(cache.Lookup(7, 1000) == nullptr);
+  CHECK(cache.Lookup(7, 4000) != nullptr);
+  CHECK(cache.Lookup(7, 5000) != nullptr);
+  CHECK(cache.Lookup(7, 6000) != nullptr);
+  CHECK(cache.Lookup(7, 7000) != nullptr);
 }
 
 TEST_CASE("block cache finds every block while its hash table grows, and after erasing some") {
