@@ -8,10 +8,17 @@
 // the key, a second `delta` mixed from it, and probe i tests bit
 // (h + i * delta) mod m (32-bit wrapping arithmetic). With bits_per_key = 10
 // and k = round(10 * ln 2) = 7 probes the false-positive rate is about 0.85%
-// (measured in bloom_test.cc).
+// (classic) or 1% (blocked; both measured in bloom_test.cc).
 //
-// Filter bytes (FORMAT.md "SSTable", filter block): the m-bit array, bit j in
-// byte j / 8 at position j % 8, then one byte holding k.
+// Two encodings (FORMAT.md "SSTable", filter block). Classic, for filters
+// under 512 bits (tables of fewer than ~52 keys at 10 bits/key): the m-bit
+// array, bit j in byte j / 8 at position j % 8, then one byte holding k.
+// Blocked, for the rest: m rounded up to whole 512-bit (64-byte) blocks;
+// the key's hash picks one block and all k probes fall inside it, so a
+// lookup costs one cache miss instead of k (~6% of a point read's CPU
+// when every probe missed the cache; perf, tests/bench/README.md), for a
+// slightly higher false-positive rate (measured in bloom_test.cc). Then k
+// and a marker byte 0x81.
 //
 // Thread safety: immutable after construction; all methods are const and
 // thread safe.
@@ -26,8 +33,10 @@ namespace kv::storage {
 
 class BloomFilterPolicy {
  public:
-  // REQUIRES: bits_per_key >= 1.
-  explicit BloomFilterPolicy(int bits_per_key);
+  // REQUIRES: bits_per_key >= 1. `blocked` false writes the classic
+  // encoding at every size (what tables written before the blocked one
+  // hold; tests use it). Both are always read.
+  explicit BloomFilterPolicy(int bits_per_key, bool blocked = true);
 
   // DO NOT CHANGE: the hash every stored filter was built with (32-bit
   // MurmurHash3, x86 variant, with kv's own seed).
@@ -50,6 +59,7 @@ class BloomFilterPolicy {
  private:
   int bits_per_key_;
   int num_probes_;
+  bool blocked_;
 };
 
 }  // namespace kv::storage
