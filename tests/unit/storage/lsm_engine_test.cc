@@ -1463,6 +1463,13 @@ TEST_CASE("a failed MANIFEST fsync during a flush leaves a store that reopens wi
   st.opt.env = &env;
   st.Open();
   for (uint64_t i = 0; i < 200; i++) st.Put(Key(i), Record(Payload(rnd, 100)));
+  // Written to the OS, as the server does before it acknowledges (the copy
+  // below sees what a crash leaves: a write still in the engine's buffer
+  // would be lost by both), and any flush the 200 puts started is done, so
+  // the flush whose manifest sync fails is the one ForceFlush starts, after
+  // a log switch that writes out every fill key.
+  LSMT_REQUIRE_OK(st.db->FlushWal());
+  st.db->WaitForBackgroundWork();
   env.FailManifestSyncs(1);
   st.ForceFlush();  // the flush fails once, then is retried
   CHECK(env.manifest_sync_failures() == 1);
@@ -1502,6 +1509,13 @@ TEST_CASE("a crash right after a failed MANIFEST write leaves a store that opens
   };
   st.Open();
   for (uint64_t i = 0; i < 200; i++) st.Put(Key(i), Record(Payload(rnd, 100)));
+  // Written to the OS, as the server does before it acknowledges (the copy
+  // below sees what a crash leaves: a write still in the engine's buffer
+  // would be lost by both), and any flush the 200 puts started is done, so
+  // the flush whose manifest sync fails is the one ForceFlush starts, after
+  // a log switch that writes out every fill key.
+  LSMT_REQUIRE_OK(st.db->FlushWal());
+  st.db->WaitForBackgroundWork();
   env.FailManifestSyncs(1);
   st.honor_stall = false;
   st.ForceFlush(false);
