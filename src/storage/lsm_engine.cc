@@ -1202,7 +1202,7 @@ Status LsmEngine::FreezeMemtable() {
   d.imm_log_number = d.log_number;
   d.imm_last_sequence = last_sequence_;
   d.current_log_number = d.log_number;
-  d.mem = std::make_shared<MemTable>(GetInternalKeyComparator());
+  d.mem = std::make_shared<MemTable>(GetInternalKeyComparator(), d.imm->NumKeys());
   d.PublishState();
   d.cv.notify_all();
   return Status::OK();

@@ -113,10 +113,19 @@ __attribute__((always_inline)) inline int MemTable::EntryComparator::operator()(
   return r;
 }
 
-MemTable::MemTable(const InternalKeyComparator* cmp)
+MemTable::MemTable(const InternalKeyComparator* cmp, size_t expected_keys)
     : lists_(new std::atomic<Table*>[kBuckets]()),
       occupied_(new std::atomic<uint64_t>[kBuckets / 64]()),
-      cmp_(cmp) {}
+      cmp_(cmp) {
+  // Room for expected_keys at the load IndexProbe grows at, capped so a
+  // wild hint cannot allocate much (2^20 slots: 24 MiB).
+  size_t slots = 1024;
+  while (slots < (size_t{1} << 20) && expected_keys * 10 > slots * 7) slots *= 2;
+  if (slots > 1024) {
+    index_.assign(slots, IndexSlot{0, nullptr, nullptr});
+    index_bytes_.store(index_.size() * sizeof(IndexSlot), std::memory_order_relaxed);
+  }
+}
 
 MemTable::Table* MemTable::ListFor(size_t b) {
   Table* list = lists_[b].load(std::memory_order_relaxed);

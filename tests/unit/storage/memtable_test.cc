@@ -321,6 +321,27 @@ TEST_CASE("memtable: versions added out of sequence order; Seek to exact trailer
   CHECK(ExtractUserKey(it->key()) > "k1");
 }
 
+TEST_CASE("memtable: an index sized for the expected keys holds them without growing") {
+  MemTable hinted(GetInternalKeyComparator(), 5000);
+  // 5000 keys at a load of at most 0.7: 8192 slots of 24 bytes, up front.
+  const size_t start = hinted.ApproximateMemoryUsage();
+  CHECK(start >= 8192 * 24);
+  for (int i = 0; i < 5000; i++) {
+    hinted.Add(static_cast<SequenceNumber>(i + 1), kTypeValue, "k" + std::to_string(i),
+               "v" + std::to_string(i));
+  }
+  CHECK(hinted.NumKeys() == 5000);
+  for (int i = 0; i < 5000; i += 7) {
+    REQUIRE(GetStr(hinted, "k" + std::to_string(i), kMaxSequenceNumber) ==
+            "\"v" + std::to_string(i) + "\"");
+  }
+  // A wild hint is capped: 2^20 slots at most.
+  MemTable wild(GetInternalKeyComparator(), size_t{1} << 40);
+  CHECK(wild.ApproximateMemoryUsage() < (size_t{25} << 20));
+  wild.Add(1, kTypeValue, "a", "b");
+  CHECK(GetStr(wild, "a", kMaxSequenceNumber) == "\"b\"");
+}
+
 TEST_CASE("memtable: the newest-only iterator yields each key's newest entry once, in order") {
   util::Random rnd(test::TestSeed(77));
   MemTable mem(GetInternalKeyComparator());
