@@ -118,11 +118,11 @@ MemTable::MemTable(const InternalKeyComparator* cmp, size_t expected_keys)
       occupied_(new std::atomic<uint64_t>[kBuckets / 64]()),
       cmp_(cmp) {
   // Room for expected_keys at the load IndexProbe grows at, capped so a
-  // wild hint cannot allocate much (2^20 slots: 24 MiB).
+  // wild hint cannot allocate much (2^20 slots: 16 MiB).
   size_t slots = 1024;
   while (slots < (size_t{1} << 20) && expected_keys * 10 > slots * 7) slots *= 2;
   if (slots > 1024) {
-    index_.assign(slots, IndexSlot{0, nullptr, nullptr});
+    index_.assign(slots, IndexSlot{0, nullptr});
     index_bytes_.store(index_.size() * sizeof(IndexSlot), std::memory_order_relaxed);
   }
 }
@@ -193,27 +193,28 @@ void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view user_key
     EncodeEntry(entry, bytes, trailer, user_key, value);
     list->Insert(node, entry);
     Publish(bucket, list);
-    *slot = IndexSlot{hash, entry, entry};
+    *slot = IndexSlot{hash, entry};
     index_count_++;
   } else {
     char* mem = arena_.AllocateAligned(kLinkSize + bytes);
     char* entry = mem + kLinkSize;
     new (mem) Link(nullptr);
     EncodeEntry(entry, bytes, trailer, user_key, value);
-    if (ChainInsert(slot->node, slot->newest, entry)) slot->newest = entry;
+    ChainInsert(slot->node, entry);
   }
   // One writer: a plain increment published with a relaxed store is enough
   // for readers of the count.
   num_entries_.store(num_entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-bool MemTable::ChainInsert(const char* node, const char* newest, const char* entry) {
+void MemTable::ChainInsert(const char* node, const char* entry) {
   uint64_t t = EntryTrailer(entry);
+  const char* newest = HeadLink(node)->load(std::memory_order_relaxed);
   if (t > EntryTrailer(newest)) {
     // The usual case: sequence numbers grow, so the new entry heads the chain.
     OlderLink(entry)->store(newest, std::memory_order_relaxed);
     HeadLink(node)->store(entry, std::memory_order_release);
-    return true;
+    return;
   }
   // Out of order (allowed by Add's contract): after the last newer version.
   const char* v = newest;
@@ -222,15 +223,14 @@ bool MemTable::ChainInsert(const char* node, const char* newest, const char* ent
     if (older == nullptr || t > EntryTrailer(older)) {
       OlderLink(entry)->store(older, std::memory_order_relaxed);
       OlderLink(v)->store(entry, std::memory_order_release);
-      return false;
+      return;
     }
     v = older;
   }
 }
 
 void MemTable::IndexGrow() {
-  std::vector<IndexSlot> bigger(index_.empty() ? 1024 : index_.size() * 2,
-                                IndexSlot{0, nullptr, nullptr});
+  std::vector<IndexSlot> bigger(index_.empty() ? 1024 : index_.size() * 2, IndexSlot{0, nullptr});
   size_t mask = bigger.size() - 1;
   for (const IndexSlot& slot : index_) {
     if (slot.node == nullptr) continue;
@@ -249,7 +249,7 @@ MemTable::IndexSlot* MemTable::IndexProbe(std::string_view user_key, uint64_t ha
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     IndexSlot& slot = index_[i];
     if (slot.node == nullptr) return &slot;
-    if (slot.hash == hash && EntryUserKey(slot.newest) == user_key) return &slot;
+    if (slot.hash == hash && EntryUserKey(slot.node) == user_key) return &slot;
   }
 }
 
@@ -259,7 +259,7 @@ const MemTable::IndexSlot* MemTable::IndexFind(std::string_view user_key, uint64
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const IndexSlot& slot = index_[i];
     if (slot.node == nullptr) return nullptr;
-    if (slot.hash == hash && EntryUserKey(slot.newest) == user_key) return &slot;
+    if (slot.hash == hash && EntryUserKey(slot.node) == user_key) return &slot;
   }
 }
 
@@ -269,9 +269,9 @@ bool MemTable::Get(std::string_view user_key, SequenceNumber seq, std::string_vi
   const IndexSlot* slot = IndexFind(user_key, util::Hash64(user_key));
   if (slot == nullptr) return false;
   // An older snapshot walks down the chain to the newest version <= seq.
-  // Acquire on the older links: on a reader's thread (frozen memtable) this
-  // is still the chain's publication protocol.
-  const char* entry = slot->newest;
+  // Acquire: on a reader's thread (frozen memtable) this is still the
+  // chain's publication protocol.
+  const char* entry = HeadLink(slot->node)->load(std::memory_order_acquire);
   while (entry != nullptr && (EntryTrailer(entry) >> 8) > seq) {
     entry = OlderLink(entry)->load(std::memory_order_acquire);
   }

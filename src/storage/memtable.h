@@ -152,21 +152,14 @@ class MemTable {
   struct IndexSlot {
     uint64_t hash;
     const char* node;  // the skiplist key (first entry); nullptr = empty
-    // The chain's head, as HeadLink(node) holds it. Kept here so that Get,
-    // and the probe of Add that follows a SET's read, go from the slot to
-    // the newest entry (which holds the key to compare and the value)
-    // without loading the node: one cache miss fewer each (perf: the node
-    // load was half of the probe's cost on durable SETs).
-    const char* newest;
   };
   // The slot for `user_key`, or the empty slot where it would go.
   IndexSlot* IndexProbe(std::string_view user_key, uint64_t hash);
   const IndexSlot* IndexFind(std::string_view user_key, uint64_t hash) const;
   void IndexGrow();
   // Links `entry` (an allocated version with its older link at entry - 8)
-  // into the chain of `node`, whose head is `newest`, keeping it newest
-  // first. True if `entry` is the new head.
-  static bool ChainInsert(const char* node, const char* newest, const char* entry);
+  // into the chain of `node`, keeping it newest first.
+  static void ChainInsert(const char* node, const char* entry);
   std::vector<IndexSlot> index_;
   size_t index_count_ = 0;
   std::atomic<size_t> index_bytes_{0};

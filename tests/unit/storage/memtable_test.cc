@@ -196,9 +196,9 @@ TEST_CASE("memtable: ApproximateMemoryUsage and NumEntries grow with every Add")
   CHECK(last >= payload);
   // Overhead per entry of a new key (two varints, the trailer, the node
   // with ~1.33 links on average, the chain head and older link, the
-  // 24-byte index slot at a load between 0.35 and 0.7, slack) stays
+  // 16-byte index slot at a load between 0.35 and 0.7, slack) stays
   // modest. A further version of a key costs less: no node and no slot.
-  CHECK(last < payload + 10000 * 96);
+  CHECK(last < payload + 10000 * 80);
 }
 
 // The model: every (internal key, value) added, sorted by the comparator.
@@ -323,9 +323,9 @@ TEST_CASE("memtable: versions added out of sequence order; Seek to exact trailer
 
 TEST_CASE("memtable: an index sized for the expected keys holds them without growing") {
   MemTable hinted(GetInternalKeyComparator(), 5000);
-  // 5000 keys at a load of at most 0.7: 8192 slots of 24 bytes, up front.
+  // 5000 keys at a load of at most 0.7: 8192 slots of 16 bytes, up front.
   const size_t start = hinted.ApproximateMemoryUsage();
-  CHECK(start >= 8192 * 24);
+  CHECK(start >= 8192 * 16);
   for (int i = 0; i < 5000; i++) {
     hinted.Add(static_cast<SequenceNumber>(i + 1), kTypeValue, "k" + std::to_string(i),
                "v" + std::to_string(i));
@@ -337,7 +337,7 @@ TEST_CASE("memtable: an index sized for the expected keys holds them without gro
   }
   // A wild hint is capped: 2^20 slots at most.
   MemTable wild(GetInternalKeyComparator(), size_t{1} << 40);
-  CHECK(wild.ApproximateMemoryUsage() < (size_t{25} << 20));
+  CHECK(wild.ApproximateMemoryUsage() < (size_t{17} << 20));
   wild.Add(1, kTypeValue, "a", "b");
   CHECK(GetStr(wild, "a", kMaxSequenceNumber) == "\"b\"");
 }
