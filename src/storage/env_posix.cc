@@ -1,7 +1,7 @@
 // Env::Default(): the POSIX file system. Plain file descriptors opened with
 // O_CLOEXEC (the server may spawn processes; they must not inherit data
 // files or the LOCK), pread for random access so concurrent readers share
-// one descriptor, read-only mappings on request (NewMappedFile) for point
+// one descriptor, read-only mappings on request (MapFile) for point
 // lookups, and a 64 KiB user-space buffer in WritableFile so the many small
 // appends of a table build become few write(2) calls.
 //

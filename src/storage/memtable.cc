@@ -117,10 +117,10 @@ MemTable::MemTable(const InternalKeyComparator* cmp, size_t expected_keys)
     : lists_(new std::atomic<Table*>[kBuckets]()),
       occupied_(new std::atomic<uint64_t>[kBuckets / 64]()),
       cmp_(cmp) {
-  // Room for expected_keys at the load IndexProbe grows at, capped so a
-  // wild hint cannot allocate much (2^20 slots: 16 MiB).
+  // Room for expected_keys without growing, capped so a wild hint cannot
+  // allocate much (2^20 slots: 16 MiB).
   size_t slots = 1024;
-  while (slots < (size_t{1} << 20) && expected_keys * 10 > slots * 7) slots *= 2;
+  while (slots < (size_t{1} << 20) && IndexOverloaded(expected_keys, slots)) slots *= 2;
   if (slots > 1024) {
     index_.assign(slots, IndexSlot{0, nullptr});
     index_bytes_.store(index_.size() * sizeof(IndexSlot), std::memory_order_relaxed);
@@ -244,7 +244,7 @@ void MemTable::IndexGrow() {
 
 MemTable::IndexSlot* MemTable::IndexProbe(std::string_view user_key, uint64_t hash) {
   // Grown before the probe so that the returned empty slot can be filled.
-  if ((index_count_ + 1) * 10 > index_.size() * 7) IndexGrow();
+  if (IndexOverloaded(index_count_ + 1, index_.size())) IndexGrow();
   size_t mask = index_.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     IndexSlot& slot = index_[i];

@@ -153,6 +153,9 @@ class MemTable {
     uint64_t hash;
     const char* node;  // the skiplist key (first entry); nullptr = empty
   };
+  // True if `keys` keys in `slots` slots exceed the 0.7 load the index
+  // grows at (linear probing slows sharply above it).
+  static bool IndexOverloaded(size_t keys, size_t slots) { return keys * 10 > slots * 7; }
   // The slot for `user_key`, or the empty slot where it would go.
   IndexSlot* IndexProbe(std::string_view user_key, uint64_t hash);
   const IndexSlot* IndexFind(std::string_view user_key, uint64_t hash) const;

@@ -2,9 +2,9 @@
 // (table file number, block offset), bounded in bytes, evicted in
 // second-chance (CLOCK) order: the oldest inserted block goes first unless
 // it was looked up since it last came to the front; then it goes back to
-// the front instead. Close to LRU, but a hit only sets a flag. Sharded by key hash, each shard
-// behind its own mutex, so the loop thread's reads and compaction threads rarely wait on each
-// other.
+// the front instead. Close to LRU, but a hit only sets a flag. Sharded by
+// key hash, each shard behind its own mutex, so the loop thread's reads and
+// compaction threads rarely wait on each other.
 //
 // Blocks are shared through std::shared_ptr<const Block>: an evicted block
 // stays alive while an iterator or Get still uses it and is freed with its
@@ -37,8 +37,8 @@ class BlockCache {
   // The cached block, marked as used; null if absent. Counts a hit or a
   // miss.
   std::shared_ptr<const Block> Lookup(uint64_t file_number, uint64_t offset);
-  // Caches `block` (evicting least recently used blocks of the shard until it
-  // fits). A block larger than a shard's capacity is not cached. If the key
+  // Caches `block` (evicting blocks of the shard in second-chance order
+  // until it fits). A block larger than a shard's capacity is not cached. If the key
   // is already cached the existing block is kept.
   void Insert(uint64_t file_number, uint64_t offset, std::shared_ptr<const Block> block);
   // Drops every block of a table (call when the file is deleted).

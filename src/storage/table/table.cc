@@ -172,8 +172,7 @@ util::Status Table::ReadDataBlock(std::string_view handle_value, std::shared_ptr
   // through the mapping would leave it all in RSS until then. Other
   // iterators (SCAN, KEYS) use the mapping if lookups already made one.
   if (compaction) return ReadDataBlock(handle, out, file_.get(), false);
-  const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire);
-  return ReadDataBlock(handle, out, mapped != nullptr ? mapped : file_.get(), true);
+  return ReadDataBlock(handle, out, MappedOrFile(), true);
 }
 
 util::Status Table::ReadDataBlock(const BlockHandle& handle, std::shared_ptr<const Block>* out,
@@ -416,19 +415,15 @@ void Table::MapForLookups(Env* env, std::string path, uint32_t after_reads) {
 }
 
 const RandomAccessFile* Table::LookupFile() const {
-  if (const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire)) return mapped;
+  const RandomAccessFile* current = MappedOrFile();
+  if (current != file_.get() || map_env_ == nullptr) return current;
   // Counts every Get that gets this far, cache hit or not: cheap, and a
-  // table probed often enough to pass the bar is worth a mapping.
-  if (map_env_ == nullptr ||
-      lookup_reads_.fetch_add(1, std::memory_order_relaxed) + 1 != map_after_reads_) {
-    return file_.get();
-  }
-  std::lock_guard<std::mutex> lock(map_mu_);
-  if (lookup_file_ == nullptr) {
-    lookup_file_ = map_env_->MapFile(map_path_);
-    if (lookup_file_ == nullptr) return file_.get();  // stay with pread for good
-    lookup_view_.store(lookup_file_.get(), std::memory_order_release);
-  }
+  // table probed often enough to pass the bar is worth a mapping. The
+  // counter hands each caller a distinct value, so exactly one maps.
+  if (lookup_reads_.fetch_add(1, std::memory_order_relaxed) + 1 != map_after_reads_) return current;
+  lookup_file_ = map_env_->MapFile(map_path_);
+  if (lookup_file_ == nullptr) return current;  // stay with pread for good
+  lookup_view_.store(lookup_file_.get(), std::memory_order_release);
   return lookup_file_.get();
 }
 

@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,13 +47,14 @@ class Table {
   ~Table();
 
   // Lets Get read blocks through a read-only mapping of the table (made by
-  // env->MapFile(path)) once `after_reads` lookups have missed the block
-  // cache: such a read then checksums and decompresses straight from the
-  // page cache, with no read(2) and no copy. A table opened for a probe or
-  // two (a table cache smaller than the table count) is never mapped, so it
-  // does not pay mmap and munmap. Iterators (compaction, scans) keep
-  // reading the Open file, so streaming a table does not leave it all
-  // mapped into the process's RSS. Call before the table is shared.
+  // env->MapFile(path)) once `after_reads` lookups have passed its Bloom
+  // filter: a block cache miss then checksums and decompresses straight
+  // from the page cache, with no read(2) and no copy. A table opened for a
+  // probe or two (a table cache smaller than the table count) is never
+  // mapped, so it does not pay mmap and munmap. Scan iterators use the
+  // mapping once it exists; compaction iterators never do (see
+  // NewIterator), so streaming a table does not leave it all mapped into
+  // the process's RSS. Call before the table is shared.
   void MapForLookups(Env* env, std::string path, uint32_t after_reads);
   bool lookups_mapped() const { return lookup_view_.load(std::memory_order_acquire) != nullptr; }
 
@@ -111,16 +111,22 @@ class Table {
 
   TableOptions options_;
   std::unique_ptr<RandomAccessFile> file_;
-  // MapForLookups state. lookup_file_ is set once (under map_mu_) and read
-  // without the lock through lookup_view_.
+  // MapForLookups state. Only the Get whose count reaches the bar maps the
+  // file, so lookup_file_ has one writer; readers on other threads see it
+  // through lookup_view_ (release/acquire).
   Env* map_env_ = nullptr;
   std::string map_path_;
   uint32_t map_after_reads_ = 0;
   mutable std::atomic<uint32_t> lookup_reads_{0};
   mutable std::atomic<const RandomAccessFile*> lookup_view_{nullptr};
-  mutable std::mutex map_mu_;
   mutable std::unique_ptr<RandomAccessFile> lookup_file_;
-  // The file Get reads blocks from: the mapping once made, else file_.
+  // The mapping if one was made, else file_.
+  const RandomAccessFile* MappedOrFile() const {
+    const RandomAccessFile* mapped = lookup_view_.load(std::memory_order_acquire);
+    return mapped != nullptr ? mapped : file_.get();
+  }
+  // The file Get reads blocks from (MappedOrFile), mapping it on the
+  // lookup that reaches the bar.
   const RandomAccessFile* LookupFile() const;
   uint64_t file_size_ = 0;
   uint64_t file_number_ = 0;

@@ -455,6 +455,18 @@ TEST_CASE("concurrent Gets and iteration from several threads on one table are c
   BlockCache cache(256 << 10);  // smaller than the table: blocks are evicted while in use
   std::unique_ptr<Table> table;
   REQUIRE(OpenInMemory(options, &contents, 11, &cache, &table).ok());
+  // The same bytes on disk, mapped for Gets while the threads run: the
+  // switch from the in-memory file to the mapping happens under load.
+  TempDir dir;
+  Env* env = Env::Default();
+  const std::string path = dir.path() + "/000011.sst";
+  {
+    std::unique_ptr<WritableFile> file;
+    REQUIRE(env->NewWritableFile(path, &file).ok());
+    REQUIRE(file->Append(contents).ok());
+    REQUIRE(file->Close().ok());
+  }
+  table->MapForLookups(env, path, 5000);
   const Model model = MakeModel(entries);
   std::vector<const std::string*> users;
   for (const auto& [u, v] : model) users.push_back(&u);
@@ -497,6 +509,7 @@ TEST_CASE("concurrent Gets and iteration from several threads on one table are c
   });
   for (auto& th : threads) th.join();
   CHECK(errors.load() == 0);
+  CHECK(table->lookups_mapped());
   CHECK(cache.usage() <= cache.capacity());
   MESSAGE("cache hits " << cache.hits() << ", misses " << cache.misses());
 }
