@@ -98,6 +98,15 @@ std::string BuildInMemory(const TableOptions& options, const std::vector<Entry>&
   return contents;
 }
 
+// Writes `contents` (a table built in memory) to `path` and returns path.
+std::string WriteTableFile(Env* env, const std::string& path, const std::string& contents) {
+  std::unique_ptr<WritableFile> file;
+  REQUIRE(env->NewWritableFile(path, &file).ok());
+  REQUIRE(file->Append(contents).ok());
+  REQUIRE(file->Close().ok());
+  return path;
+}
+
 util::Status OpenInMemory(const TableOptions& options, const std::string* contents, uint64_t number,
                           BlockCache* cache, std::unique_ptr<Table>* out,
                           std::atomic<uint64_t>* reads = nullptr) {
@@ -459,13 +468,7 @@ TEST_CASE("concurrent Gets and iteration from several threads on one table are c
   // switch from the in-memory file to the mapping happens under load.
   TempDir dir;
   Env* env = Env::Default();
-  const std::string path = dir.path() + "/000011.sst";
-  {
-    std::unique_ptr<WritableFile> file;
-    REQUIRE(env->NewWritableFile(path, &file).ok());
-    REQUIRE(file->Append(contents).ok());
-    REQUIRE(file->Close().ok());
-  }
+  const std::string path = WriteTableFile(env, dir.path() + "/000011.sst", contents);
   table->MapForLookups(env, path, 5000);
   const Model model = MakeModel(entries);
   std::vector<const std::string*> users;
@@ -799,13 +802,7 @@ TEST_CASE("a flipped bit in a data block on disk is Corruption from a Get throug
 
   TempDir dir;
   Env* env = Env::Default();
-  const std::string path = dir.path() + "/000321.sst";
-  {
-    std::unique_ptr<WritableFile> file;
-    REQUIRE(env->NewWritableFile(path, &file).ok());
-    REQUIRE(file->Append(bad).ok());
-    REQUIRE(file->Close().ok());
-  }
+  const std::string path = WriteTableFile(env, dir.path() + "/000321.sst", bad);
   std::unique_ptr<RandomAccessFile> file;
   REQUIRE(env->NewRandomAccessFile(path, &file).ok());
   BlockCache cache(1 << 20);
