@@ -9,6 +9,12 @@ Phases:
      or A B B A ... with --order abba), each round on a fresh server in a
      fresh directory. Per round, in this order on the same server:
         SET -P1, GET -P1, SET -P16, GET -P16, PING_MBULK -P64
+     --order pairs (the default) starts both servers fresh for a round and
+     runs each workload on one and then at once on the other, the first
+     alternating by workload and round, so the two runs of a pair are seconds
+     apart: on a VM whose speed drifts by tens of percent within a minute,
+     only such pairs compare like with like. The table then also shows the
+     median of the per-pair ratios.
      (50 clients, -d 100, -r 100000, -n 300000). Each redis-benchmark run is
      bracketed by reads of the server's utime+stime from /proc/PID/stat, so
      server CPU per request comes from the kernel, not from the client.
@@ -31,6 +37,7 @@ import io
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import signal
@@ -108,15 +115,27 @@ def _on_signal(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def port_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def free_port():
-    for _ in range(100):
+    """A free loopback port whose port + 10000 is free too: kv-server opens
+    its cluster bus there, and refuses to start if that is above 65535."""
+    for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in _USED_PORTS:
-            _USED_PORTS.add(port)
-            return port
-    raise RuntimeError("no free loopback port")
+        if port in _USED_PORTS or port + 10000 > 65535 or not port_free(port + 10000):
+            continue
+        _USED_PORTS.add(port)
+        return port
+    raise RuntimeError("no free loopback port pair (port, port + 10000)")
 
 
 def resp_command(port, *args, timeout=2.0):
@@ -261,12 +280,15 @@ class BenchTimeout(RuntimeError):
     pass
 
 
-def run_benchmark(bench_bin, port, test, pipeline, requests):
+def run_benchmark(bench_bin, port, test, pipeline, requests, client_threads=1):
     """One redis-benchmark run; returns dict(rps, avg, p50, p99, ...) or raises."""
     argv = [bench_bin, "-h", "127.0.0.1", "-p", str(port), "-c", str(CLIENTS),
             "-n", str(requests), "-d", str(DATA_SIZE), "-r", str(KEYSPACE),
             "-P", str(pipeline), "-t", test, "--csv"]
+    if client_threads > 1:
+        argv += ["--threads", str(client_threads)]
     timeout = BENCH_TIMEOUT_BASE + requests / BENCH_TIMEOUT_MIN_RATE
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         cp = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=timeout)
@@ -287,18 +309,26 @@ def run_benchmark(bench_bin, port, test, pipeline, requests):
     if cp.returncode != 0 or not rows:
         msg = (cp.stderr.strip() or cp.stdout.strip())[-500:]
         raise RuntimeError(f"redis-benchmark failed (exit {cp.returncode}): {msg}")
+    # The client's own CPU (children's rusage: servers are not reaped until
+    # they stop). Near 100% of the wall time means the run measured the
+    # client, which then caps both servers alike.
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    for r in rows.values():
+        r["client_cpu_s"] = client_cpu
     return rows
 
 
-def run_round(args, srv, n, results):
-    """All workloads, in order, on one fresh server."""
-    for label, test, pipeline, csvname, mult in WORKLOADS:
+def run_round(args, srv, n, results, workloads=WORKLOADS):
+    """The workloads, in order, on one server."""
+    for label, test, pipeline, csvname, mult in workloads:
         entry = {"server": srv.name, "workload": label}
         n_run = n * mult
         try:
             cpu0 = srv.cpu_seconds()
             t0 = time.monotonic()
-            rows = run_benchmark(args.bench_bin, srv.port, test, pipeline, n_run)
+            rows = run_benchmark(args.bench_bin, srv.port, test, pipeline, n_run,
+                                 args.client_threads)
             wall = time.monotonic() - t0
             cpu1 = srv.cpu_seconds()
             if csvname not in rows:
@@ -308,9 +338,11 @@ def run_round(args, srv, n, results):
             entry["wall_s"] = wall
             entry["cpu_s"] = cpu1 - cpu0
             entry["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / n_run
+            entry["client_busy"] = entry["client_cpu_s"] / wall if wall > 0 else None
             log(f"  {srv.name:5} {label:9}  {entry['rps']:>11,.0f} ops/s  "
                 f"p50 {entry['p50_ms']:6.3f}  p99 {entry['p99_ms']:6.3f} ms  "
-                f"CPU {entry['cpu_us_per_req']:6.3f} us/req")
+                f"CPU {entry['cpu_us_per_req']:6.3f} us/req  "
+                f"server busy {(cpu1 - cpu0) / wall:4.0%}  client busy {entry['client_busy']:4.0%}")
         except Exception as e:
             entry["error"] = str(e)
             log(f"  {srv.name:5} {label:9}  ERROR: {e}")
@@ -324,6 +356,36 @@ def run_round(args, srv, n, results):
                 results.append(entry)
                 break
         results.append(entry)
+
+
+def note_versions(srv, versions):
+    inf = info_fields(srv.port)
+    versions[f"{srv.name}_info"] = {k: inf[k] for k in ("redis_version", "kv_version")
+                                    if k in inf}
+    log(f"  INFO server {srv.name}: {versions[f'{srv.name}_info'] or '(none)'}")
+
+
+def run_paired_round(args, sides, rnd, rounds, root, n, results, versions):
+    """Both servers fresh; each workload on one, then straight away on the
+    other. Who goes first alternates by workload and by round."""
+    log(f"\nround {rnd + 1}/{rounds}: both servers, workload by workload")
+    servers = [Server(name, binary, extra, root) for name, binary, extra in sides]
+    try:
+        for srv in servers:
+            srv.start()
+            if rnd == 0:
+                note_versions(srv, versions)
+        for i, w in enumerate(WORKLOADS):
+            order = servers if (i + rnd) % 2 == 0 else servers[::-1]
+            for srv in order:
+                if srv.alive():
+                    run_round(args, srv, n, results, workloads=[w])
+    except Exception as e:
+        log(f"  round failed: {e}")
+        results.append({"server": "*", "workload": "*", "error": str(e)})
+    finally:
+        for srv in servers:
+            srv.stop()
 
 
 # ------------------------------------------------------------------ callgrind
@@ -471,6 +533,21 @@ def summarize(results):
             }
         row["ops_ratio"] = ratio(row["kv"]["rps"], row["redis"]["rps"])
         row["cpu_ratio"] = ratio(row["kv"]["cpu_us_per_req"], row["redis"]["cpu_us_per_req"])
+        # Pairs: the runs of one round (--order pairs runs them back to back).
+        pairs = {}
+        for e in results:
+            if e["workload"] == label and "error" not in e and "round" in e:
+                pairs.setdefault(e["round"], {})[e["server"]] = e
+        both = [p for _, p in sorted(pairs.items()) if "kv" in p and "redis" in p]
+        ops = [ratio(p["kv"]["rps"], p["redis"]["rps"]) for p in both]
+        cpu = [ratio(p["kv"]["cpu_us_per_req"], p["redis"]["cpu_us_per_req"]) for p in both]
+        row["pairs"] = len(both)
+        row["pair_ops_ratio"] = med([r for r in ops if r is not None])
+        row["pair_cpu_ratio"] = med([r for r in cpu if r is not None])
+        row["pair_ops_wins"] = sum(1 for r in ops if r is not None and r >= 1.0)
+        row["pair_cpu_wins"] = sum(1 for r in cpu if r is not None and r <= 1.0)
+        row["client_busy"] = med([e["client_busy"] for e in results
+                                  if e["workload"] == label and e.get("client_busy") is not None])
         summary[label] = row
     return summary
 
@@ -491,6 +568,22 @@ def print_table(summary, rounds):
             f"{fmt(r['p99_ms'], '8.3f')} {fmt(k['p99_ms'], '7.3f')} | "
             f"{fmt(r['cpu_us_per_req'], '12.3f')} {fmt(k['cpu_us_per_req'], '7.3f')} "
             f"{fmt(row['cpu_ratio'], '8.2f')}")
+    if any(row["pairs"] for row in summary.values()):
+        log("\nPaired rounds (kv and Redis run back to back): median of the per-pair ratios,"
+            "\nand in how many pairs kv was at least as fast / used at most as much CPU."
+            "\nclient busy: redis-benchmark's CPU time / wall time (median of all runs); near"
+            "\n100% the client, not the server, sets ops/s, for both servers alike\n")
+        hdr = f"{'workload':9} | {'pairs':>5} | {'ops kv/redis':>12} {'kv faster':>9} | " \
+              f"{'CPU kv/redis':>12} {'kv cheaper':>10} | {'client busy':>11}"
+        log(hdr)
+        log("-" * len(hdr))
+        for label, row in summary.items():
+            n = row["pairs"]
+            busy = row["client_busy"]
+            log(f"{label:9} | {n:5d} | {fmt(row['pair_ops_ratio'], '12.2f')} "
+                f"{row['pair_ops_wins']:>5d}/{n:<3d} | {fmt(row['pair_cpu_ratio'], '12.2f')} "
+                f"{row['pair_cpu_wins']:>6d}/{n:<3d} | "
+                + (f"{busy:>11.0%}" if busy is not None else f"{'-':>11}"))
     # The spread, so a reader sees how noisy the medians are.
     log("\nPer-round ops/s (spread shows the machine's noise):")
     for label, row in summary.items():
@@ -531,8 +624,15 @@ def parse_args():
                    help=f"requests per redis-benchmark run (default {REQUESTS})")
     p.add_argument("--callgrind-requests", type=int, default=None,
                    help=f"requests per callgrind run (default {CALLGRIND_REQUESTS})")
-    p.add_argument("--order", choices=("abab", "abba"), default="abab",
-                   help="abab: redis first every round; abba: swap order on odd rounds")
+    p.add_argument("--client-threads", type=int, default=1,
+                   help="redis-benchmark --threads (default 1, one client thread, as the "
+                        "issue's reference figures were taken; 2 lifts the client's cap on "
+                        "ops/s at -P1, at the cost of sharing the 2 cores three ways)")
+    p.add_argument("--order", choices=("pairs", "abab", "abba"), default="pairs",
+                   help="pairs (default): both servers up, each workload run on one then "
+                        "the other, the first alternating; abab: a whole round per server, "
+                        "redis first every round; abba: like abab, swapping the order on "
+                        "odd rounds")
     p.add_argument("--keep-callgrind", metavar="DIR",
                    help="keep the callgrind dumps in DIR (for callgrind_annotate)")
     p.add_argument("--json", metavar="PATH",
@@ -603,7 +703,7 @@ def main():
     log(f"kv:    {kv_bin} (built {versions.get('kv_bin_mtime', '?')}, repo {versions['kv_git']})"
         + (f"  extra args: {shlex.join(kv_extra)}" if kv_extra else ""))
     log(f"params: {CLIENTS} clients, -d {DATA_SIZE}, -r {KEYSPACE}, -n {n:,} (PING {n * 10:,}), "
-        f"{rounds} round(s) per server, order {args.order}"
+        f"{rounds} round(s) per server, order {args.order}, client threads {args.client_threads}"
         + (f"; callgrind -n {cg_n:,} -P {CALLGRIND_PIPELINE}" if do_callgrind else ""))
 
     root = tempfile.mkdtemp(prefix="kv-server-bench-")
@@ -620,24 +720,26 @@ def main():
         if not args.callgrind_only:
             sides = [("redis", redis_bin, redis_extra), ("kv", kv_bin, kv_extra)]
             for rnd in range(rounds):
-                order = sides if (args.order == "abab" or rnd % 2 == 0) else sides[::-1]
-                for name, binary, extra in order:
-                    log(f"\nround {rnd + 1}/{rounds}: {name}")
-                    srv = Server(name, binary, extra, root)
-                    try:
-                        srv.start()
-                        if rnd == 0:
-                            inf = info_fields(srv.port)
-                            versions[f"{name}_info"] = {k: inf[k] for k in
-                                                        ("redis_version", "kv_version")
-                                                        if k in inf}
-                            log(f"  INFO server: {versions[f'{name}_info'] or '(none)'}")
-                        run_round(args, srv, n, results)
-                    except Exception as e:
-                        log(f"  {name}: round failed: {e}")
-                        results.append({"server": name, "workload": "*", "error": str(e)})
-                    finally:
-                        srv.stop()
+                first = len(results)
+                if args.order == "pairs":
+                    run_paired_round(args, sides, rnd, rounds, root, n, results, versions)
+                else:
+                    order = sides if (args.order == "abab" or rnd % 2 == 0) else sides[::-1]
+                    for name, binary, extra in order:
+                        log(f"\nround {rnd + 1}/{rounds}: {name}")
+                        srv = Server(name, binary, extra, root)
+                        try:
+                            srv.start()
+                            if rnd == 0:
+                                note_versions(srv, versions)
+                            run_round(args, srv, n, results)
+                        except Exception as e:
+                            log(f"  {name}: round failed: {e}")
+                            results.append({"server": name, "workload": "*", "error": str(e)})
+                        finally:
+                            srv.stop()
+                for e in results[first:]:
+                    e["round"] = rnd
             summary = summarize(results)
             print_table(summary, rounds)
         else:
@@ -674,7 +776,7 @@ def main():
                 json.dump({"date": now.isoformat(), "machine": mi, "versions": versions,
                            "params": {"clients": CLIENTS, "data_size": DATA_SIZE,
                                       "keyspace": KEYSPACE, "requests": n, "rounds": rounds,
-                                      "order": args.order, "callgrind_requests": cg_n,
+                                      "order": args.order, "client_threads": args.client_threads, "callgrind_requests": cg_n,
                                       "quick": args.quick},
                            "kv_args": kv_extra, "redis_args": redis_extra,
                            "summary": summary, "runs": results, "callgrind": cg,
