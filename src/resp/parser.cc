@@ -37,7 +37,43 @@ inline bool ParseHeaderNumber(const char* p, const char* cr, int64_t* out) {
   return util::ParseInt64(std::string_view(p, n), out);
 }
 
+// Reads "<prefix><1-9 digits>\r\n" at *p and advances past it. Longer
+// numbers are left to Parse: PeekKeys just stops.
+inline bool PeekHeader(const char** p, const char* end, char prefix, int64_t* n) {
+  const char* q = *p;
+  if (q >= end || *q != prefix) return false;
+  const char* cr = ++q;
+  while (cr < end && cr - q < 10 && *cr >= '0' && *cr <= '9') cr++;
+  if (cr == q || end - cr < 2 || cr[0] != '\r' || cr[1] != '\n') return false;
+  int64_t v = 0;
+  for (; q < cr; q++) v = v * 10 + (*q - '0');
+  *n = v;
+  *p = cr + 2;
+  return true;
+}
+
 }  // namespace
+
+size_t PeekKeys(const char* data, size_t len, std::string_view* keys, size_t max) {
+  const char* p = data;
+  const char* const end = data + len;
+  size_t found = 0;
+  while (found < max) {
+    int64_t argc = 0;
+    if (!PeekHeader(&p, end, '*', &argc) || argc < 2) break;
+    for (int64_t i = 0; i < argc; i++) {
+      int64_t bulk = 0;
+      if (!PeekHeader(&p, end, '$', &bulk) || end - p < bulk + 2 || p[bulk] != '\r' ||
+          p[bulk + 1] != '\n') {
+        return found;
+      }
+      if (i == 1) keys[found] = std::string_view(p, static_cast<size_t>(bulk));
+      p += bulk + 2;
+    }
+    found++;
+  }
+  return found;
+}
 
 ParseStatus RespParser::Fail(const char* message) {
   error_ = message;

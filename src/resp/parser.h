@@ -28,6 +28,16 @@ struct ParseLimits {
 
 enum class ParseStatus { kCommand, kNeedMore, kError };
 
+// Looks ahead over the complete multibulk commands at the start of
+// data[0, len) and stores the second argument of up to `max` of them (the
+// key, for GET, SET and most commands) in keys[], in order. Returns how
+// many it stored. Stops at the first command that is incomplete, inline,
+// has fewer than two arguments or a header it does not expect, and checks
+// nothing beyond the framing: it is for prefetching a pipelined batch's
+// keys, and Parse still decides what each command is. keys[] point into
+// data.
+size_t PeekKeys(const char* data, size_t len, std::string_view* keys, size_t max);
+
 class RespParser {
  public:
   explicit RespParser(const ParseLimits* limits) : limits_(limits) {}

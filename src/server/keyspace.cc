@@ -84,6 +84,16 @@ util::Status Keyspace::LoadKeyIndex() {
   return util::Status::OK();
 }
 
+void Keyspace::Prefetch(const std::string_view* keys, size_t n) {
+  if (n > kMaxPrefetch) n = kMaxPrefetch;
+  std::string_view skeys[kMaxPrefetch];
+  for (size_t i = 0; i < n; i++) {
+    storage::MakeStorageKey(util::KeySlot(keys[i]), keys[i], &prefetch_skeys_[i]);
+    skeys[i] = prefetch_skeys_[i];
+  }
+  engine_->Prefetch(skeys, n);
+}
+
 const storage::VersionView* Keyspace::Lookup(std::string_view key) {
   storage::MakeStorageKey(util::KeySlot(key), key, &skey_);
   std::string_view stored;

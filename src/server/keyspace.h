@@ -46,6 +46,10 @@ class Keyspace {
   bool Get(std::string_view key, std::string_view* value, int64_t* expire_at_ms,
            bool count_stats = true);
   bool Exists(std::string_view key);
+  // Tells the engine that commands on keys[0, n) (user keys) run next, so
+  // it can prefetch (Engine::Prefetch). At most kMaxPrefetch are used.
+  static constexpr size_t kMaxPrefetch = 16;
+  void Prefetch(const std::string_view* keys, size_t n);
   // Writes `value` as a new version superseding what is stored.
   [[nodiscard]] util::Status Set(std::string_view key, std::string_view value,
                                  int64_t expire_at_ms);
@@ -133,6 +137,7 @@ class Keyspace {
   KeyspaceStats stats_;
   // Scratch space reused by every call, so the hot path does not allocate.
   std::string skey_;
+  std::string prefetch_skeys_[kMaxPrefetch];  // reused: no allocation per batch
   std::string scratch_;
   std::string encoded_;
   storage::RecordView record_;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <utility>
 
+#include "resp/parser.h"
 #include "resp/reply_reader.h"
 #include "storage/lsm_engine.h"
 #include "storage/memory_engine.h"
@@ -360,6 +361,15 @@ void Server::OnReadable(net::Connection* conn) {
   MarkPendingFlush(c);
 }
 
+size_t Server::PrefetchKeys(const char* data, size_t len) {
+  std::string_view keys[Keyspace::kMaxPrefetch];
+  size_t n = resp::PeekKeys(data, len, keys, Keyspace::kMaxPrefetch);
+  // One command runs at once: there is nothing for its misses to overlap.
+  if (n < 2) return 0;
+  keyspace_->Prefetch(keys, n);
+  return n;
+}
+
 void Server::OnDrained(net::Connection* conn) {
   if (conn->user_data() == nullptr) return;
   // Replies queued meanwhile go out through FlushPending, which holds them
@@ -428,7 +438,11 @@ void Server::ProcessInput(Client& c) {
   const int64_t backpressure = config_.values().client_output_backpressure_bytes;
   size_t done = 0;
   std::vector<std::string_view>& argv = c.argv();
+  // Commands left in the batch whose keys were prefetched.
+  size_t prefetched = 0;
   while (done < in.size()) {
+    if (prefetched == 0) prefetched = PrefetchKeys(in.data() + done, in.size() - done);
+    if (prefetched > 0) prefetched--;
     if (conn->pending_output() > static_cast<size_t>(backpressure)) {
       // Stop reading a client that does not read its replies: its input
       // stays in the socket, not in our memory.

@@ -56,6 +56,13 @@ class Engine {
   // IOError if the stored bytes cannot be read.
   [[nodiscard]] virtual util::Status Get(std::string_view skey, std::string_view* value,
                                          std::string* scratch) = 0;
+  // A hint that Gets and Puts of skeys[0, n) follow soon (a pipelined
+  // batch): the engine may start loading what they will read, so their
+  // cache misses overlap. Changes nothing; the default ignores it.
+  virtual void Prefetch(const std::string_view* skeys, size_t n) {
+    (void)skeys;
+    (void)n;
+  }
   // Stores `value` under `skey`, replacing what was there. `expire_at_ms` is
   // the record's effective expiry (0 = none) for the engine's expiry index.
   [[nodiscard]] virtual util::Status Put(std::string_view skey, std::string_view value,

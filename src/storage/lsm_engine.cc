@@ -1118,6 +1118,10 @@ Status LsmEngine::Get(std::string_view skey, std::string_view* value, std::strin
   return Status::NotFound("");
 }
 
+void LsmEngine::Prefetch(const std::string_view* skeys, size_t n) {
+  impl_->mem->Prefetch(skeys, n);
+}
+
 Status LsmEngine::Put(std::string_view skey, std::string_view value, int64_t) {
   Impl& d = *impl_;
   SequenceNumber seq = last_sequence_ + 1;

@@ -96,6 +96,9 @@ class LsmEngine final : public Engine {
 
   // Engine.
   util::Status Get(std::string_view skey, std::string_view* value, std::string* scratch) override;
+  // Prefetches in the mutable memtable only: a batch's keys are mostly
+  // there (hot keys are rewritten), and older layers cost a search.
+  void Prefetch(const std::string_view* skeys, size_t n) override;
   util::Status Put(std::string_view skey, std::string_view value, int64_t expire_at_ms) override;
   util::Status Delete(std::string_view skey) override;
   util::Status Clear() override;

@@ -382,5 +382,48 @@ TEST_CASE("the parser recovers after an error on a fresh buffer") {
   CHECK(Show(argv) == Show(std::vector<std::string>{"PING"}));
 }
 
+TEST_CASE("PeekKeys finds each complete command's second argument, like Parse") {
+  // Every prefix of a pipeline of all the multibulk samples: PeekKeys
+  // returns the keys of exactly the complete commands Parse would accept,
+  // up to the first it cannot use, and reads nothing past the end (ASan).
+  std::string pipeline;
+  std::vector<std::string> keys;
+  std::vector<size_t> ends;
+  for (const Sample& s : Samples()) {
+    if (s.frame[0] != '*') continue;
+    pipeline += s.frame;
+    keys.push_back(s.argv[1]);
+    ends.push_back(pipeline.size());
+  }
+  REQUIRE(keys.size() == 6);
+  for (size_t n = 0; n <= pipeline.size(); n++) {
+    CAPTURE(n);
+    auto buf = Copy(pipeline, n);
+    std::string_view got[16];
+    size_t complete = 0;
+    while (complete < ends.size() && ends[complete] <= n) complete++;
+    REQUIRE(PeekKeys(buf.get(), n, got, 16) == complete);
+    for (size_t i = 0; i < complete; i++) CHECK(got[i] == keys[i]);
+  }
+  std::string_view got[16];
+  CHECK(PeekKeys(pipeline.data(), pipeline.size(), got, 2) == 2);
+  CHECK(got[1] == "key");
+}
+
+TEST_CASE("PeekKeys stops at inline, one-argument, oversized and malformed commands") {
+  std::string_view got[4];
+  const std::string set = "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nv\r\n";
+  CHECK(PeekKeys("GET k\r\n", 7, got, 4) == 0);
+  for (const std::string tail :
+       {"*1\r\n$4\r\nPING\r\n", "GET k\r\n", "*2\r\n$-1\r\n", "*2\r\n$1234567890\r\nx", "*x\r\n",
+        "*2\r\n$3\r\nGET\r\n$1\r\nk", "*2\n$3\r\nGET\r\n$1\r\nk\r\n",
+        "*02\r\n$3\r\nGET\r\n$99999999999\r\n"}) {
+    CAPTURE(tail);
+    std::string buf = set + tail + set;
+    CHECK(PeekKeys(buf.data(), buf.size(), got, 4) == 1);
+    CHECK(got[0] == "a");
+  }
+}
+
 }  // namespace
 }  // namespace kv::resp

@@ -342,6 +342,47 @@ TEST_CASE("memtable: an index sized for the expected keys holds them without gro
   CHECK(GetStr(wild, "a", kMaxSequenceNumber) == "\"b\"");
 }
 
+TEST_CASE("memtable: Prefetch is only a hint: it changes no answer, count or size") {
+  MemTable empty(GetInternalKeyComparator());
+  const std::string_view none[] = {"a", ""};
+  empty.Prefetch(none, 2);  // no index yet
+  CHECK(GetStr(empty, "a", kMaxSequenceNumber) == "none");
+  CHECK(empty.NumKeys() == 0);
+
+  // 700 keys in 1024 slots: many sit away from their home slot, some with
+  // a chain of versions.
+  MemTable mem(GetInternalKeyComparator());
+  for (int i = 0; i < 700; i++) {
+    mem.Add(static_cast<SequenceNumber>(i + 1), kTypeValue, "k" + std::to_string(i), "v");
+  }
+  for (int i = 0; i < 700; i += 3) {
+    mem.Add(static_cast<SequenceNumber>(1000 + i), i % 2 ? kTypeValue : kTypeDeletion,
+            "k" + std::to_string(i), "w" + std::to_string(i));
+  }
+  const size_t usage = mem.ApproximateMemoryUsage();
+  const uint64_t entries = mem.NumEntries();
+  std::vector<std::string> names;
+  for (int i = 0; i < 1400; i += 7) names.push_back("k" + std::to_string(i));  // half absent
+  names.push_back("");
+  std::vector<std::string_view> keys(names.begin(), names.end());
+  for (size_t at = 0; at < keys.size(); at += MemTable::kMaxPrefetch) {
+    // Over-long batches are cut at kMaxPrefetch.
+    mem.Prefetch(keys.data() + at, std::min(keys.size() - at, 3 * MemTable::kMaxPrefetch));
+  }
+  CHECK(mem.ApproximateMemoryUsage() == usage);
+  CHECK(mem.NumEntries() == entries);
+  CHECK(mem.NumKeys() == 700);
+  for (int i = 0; i < 1400; i++) {
+    CAPTURE(i);
+    const std::string key = "k" + std::to_string(i);
+    std::string want = i >= 700 ? "none"
+                       : i % 3  ? "\"v\""
+                       : i % 2  ? "\"w" + std::to_string(i) + "\""
+                                : "deleted";
+    REQUIRE(GetStr(mem, key, kMaxSequenceNumber) == want);
+  }
+}
+
 TEST_CASE("memtable: the newest-only iterator yields each key's newest entry once, in order") {
   util::Random rnd(test::TestSeed(77));
   MemTable mem(GetInternalKeyComparator());
