@@ -42,13 +42,17 @@ inline bool ParseHeaderNumber(const char* p, const char* cr, int64_t* out) {
 inline bool PeekHeader(const char** p, const char* end, char prefix, int64_t* n) {
   const char* q = *p;
   if (q >= end || *q != prefix) return false;
-  const char* cr = ++q;
-  while (cr < end && cr - q < 10 && *cr >= '0' && *cr <= '9') cr++;
-  if (cr == q || end - cr < 2 || cr[0] != '\r' || cr[1] != '\n') return false;
+  const char* const digits = ++q;
+  const char* const stop = end - digits > 9 ? digits + 9 : end;
   int64_t v = 0;
-  for (; q < cr; q++) v = v * 10 + (*q - '0');
+  unsigned d;
+  while (q < stop && (d = static_cast<unsigned>(*q - '0')) <= 9) {
+    v = v * 10 + d;
+    q++;
+  }
+  if (q == digits || end - q < 2 || q[0] != '\r' || q[1] != '\n') return false;
   *n = v;
-  *p = cr + 2;
+  *p = q + 2;
   return true;
 }
 

@@ -91,11 +91,27 @@ void Keyspace::Prefetch(const std::string_view* keys, size_t n) {
     storage::MakeStorageKey(util::KeySlot(keys[i]), keys[i], &prefetch_skeys_[i]);
     skeys[i] = prefetch_skeys_[i];
   }
+  prefetched_ = n;
+  prefetch_next_ = 0;
   engine_->Prefetch(skeys, n);
 }
 
-const storage::VersionView* Keyspace::Lookup(std::string_view key) {
+void Keyspace::SetStorageKey(std::string_view key) {
+  // The batch's commands look their keys up in the order Prefetch saw
+  // them; one that did not is skipped over. A match is safe whatever the
+  // order: every entry is a whole storage key, a function of its user key.
+  for (size_t i = prefetch_next_; i < prefetched_; i++) {
+    if (storage::StorageKeyUserKey(prefetch_skeys_[i]) == key) {
+      skey_.swap(prefetch_skeys_[i]);
+      prefetch_next_ = i + 1;
+      return;
+    }
+  }
   storage::MakeStorageKey(util::KeySlot(key), key, &skey_);
+}
+
+const storage::VersionView* Keyspace::Lookup(std::string_view key) {
+  SetStorageKey(key);
   std::string_view stored;
   util::Status s = engine_->Get(skey_, &stored, &scratch_);
   if (!s.ok()) {

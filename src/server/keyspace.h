@@ -106,6 +106,8 @@ class Keyspace {
   // Looks up and decodes; handles lazy expiry. Fills record_ and returns
   // the winner, or nullptr if missing/expired/tombstone.
   const storage::VersionView* Lookup(std::string_view key);
+  // Sets skey_ to the storage key of user key `key`.
+  void SetStorageKey(std::string_view key);
   util::Status WriteVersion(std::string_view value, int64_t expire_at_ms, bool had_record);
   // Bookkeeping for engines that do not track keys (skey_ is the key).
   void NoteWritten(bool existed, int64_t expire_at_ms);
@@ -137,7 +139,12 @@ class Keyspace {
   KeyspaceStats stats_;
   // Scratch space reused by every call, so the hot path does not allocate.
   std::string skey_;
-  std::string prefetch_skeys_[kMaxPrefetch];  // reused: no allocation per batch
+  // The storage keys the last Prefetch built, for SetStorageKey to reuse
+  // (the slot's CRC16 was a tenth of a GET's instructions); reused
+  // strings, so a batch allocates nothing.
+  std::string prefetch_skeys_[kMaxPrefetch];
+  size_t prefetched_ = 0;
+  size_t prefetch_next_ = 0;
   std::string scratch_;
   std::string encoded_;
   storage::RecordView record_;

@@ -152,3 +152,26 @@ TEST_CASE("a SCAN cursor is a key position, so it resumes identically in a new k
   b.ks.Scan(c, 50, [&](std::string_view k) { second_b.emplace_back(k); });
   CHECK(second_a == second_b);
 }
+
+TEST_CASE("after Prefetch, commands in any order store under their own storage keys") {
+  Fixture f;
+  // Hash tags give keys of one slot and keys of another; one key is not
+  // prefetched, one is looked up twice, and the order is not the peek order.
+  const std::string_view peeked[] = {"{user1}:a", "b", "{user1}:c", "d", "b"};
+  f.ks.Prefetch(peeked, 5);
+  for (std::string_view key : {"d", "{user1}:a", "b", "not-peeked", "{user1}:c", "b"}) {
+    REQUIRE(f.ks.Set(key, "v:" + std::string(key), 0).ok());
+  }
+  // A stale batch: later commands still find their own keys.
+  REQUIRE(f.ks.Set("{user1}:a", "again", 0).ok());
+  for (std::string_view key : {"d", "b", "not-peeked", "{user1}:c"}) {
+    CAPTURE(key);
+    std::string holder;
+    kv::storage::RecordView rec = f.Record(key, &holder);  // looked up by its own storage key
+    REQUIRE(rec.siblings.size() == 1);
+    CHECK(rec.siblings[0].value == "v:" + std::string(key));
+  }
+  std::string holder;
+  CHECK(f.Record("{user1}:a", &holder).siblings[0].value == "again");
+  CHECK(f.ks.engine()->Stats().keys == 5);
+}
