@@ -59,10 +59,7 @@ class Engine {
   // A hint that Gets and Puts of skeys[0, n) follow soon (a pipelined
   // batch): the engine may start loading what they will read, so their
   // cache misses overlap. Changes nothing; the default ignores it.
-  virtual void Prefetch(const std::string_view* skeys, size_t n) {
-    (void)skeys;
-    (void)n;
-  }
+  virtual void Prefetch(const std::string_view* /*skeys*/, size_t /*n*/) {}
   // Stores `value` under `skey`, replacing what was there. `expire_at_ms` is
   // the record's effective expiry (0 = none) for the engine's expiry index.
   [[nodiscard]] virtual util::Status Put(std::string_view skey, std::string_view value,

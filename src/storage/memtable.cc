@@ -265,9 +265,11 @@ const MemTable::IndexSlot* MemTable::IndexFind(std::string_view user_key, uint64
 
 void MemTable::Prefetch(const std::string_view* keys, size_t n) const {
   if (index_.empty()) return;
-  if (n > kMaxPrefetch) n = kMaxPrefetch;
+  for (; n > kPrefetchChunk; keys += kPrefetchChunk, n -= kPrefetchChunk) {
+    Prefetch(keys, kPrefetchChunk);
+  }
   const size_t mask = index_.size() - 1;
-  uint64_t hashes[kMaxPrefetch];
+  uint64_t hashes[kPrefetchChunk];
   for (size_t i = 0; i < n; i++) {
     hashes[i] = util::Hash64(keys[i]);
     __builtin_prefetch(&index_[hashes[i] & mask]);
@@ -275,7 +277,7 @@ void MemTable::Prefetch(const std::string_view* keys, size_t n) const {
   // Each pass reads what the previous one asked for, which has had the
   // rest of the batch's time to arrive. A key displaced from its home slot
   // by linear probing is simply not prefetched.
-  const char* nodes[kMaxPrefetch];
+  const char* nodes[kPrefetchChunk];
   for (size_t i = 0; i < n; i++) {
     const IndexSlot& slot = index_[hashes[i] & mask];
     nodes[i] = slot.node != nullptr && slot.hash == hashes[i] ? slot.node : nullptr;

@@ -78,13 +78,12 @@ class MemTable {
   // at a time.
   void Add(SequenceNumber seq, ValueType type, std::string_view user_key, std::string_view value);
 
-  // Starts loading what Get and Add of each of keys[0, n) will read first:
-  // the index slot, then (if the key is there) its skiplist node and chain
-  // head. A pipelined batch's cache misses then overlap instead of
-  // following one another; two per key, most of a memtable probe's time
-  // (perf, server bench). A hint only: it changes nothing. Keys past
-  // kMaxPrefetch are ignored. Writer's thread (it reads the index).
-  static constexpr size_t kMaxPrefetch = 32;
+  // Starts loading what Get and Add of each of keys[0, n) will read: the
+  // index slot, then (if the key is there) its skiplist node and chain
+  // head, then its newest version. A pipelined batch's cache misses then
+  // overlap instead of following one another (they were most of a memtable
+  // probe's time: perf, server bench). A hint only: it changes nothing.
+  // Writer's thread (it reads the index).
   void Prefetch(const std::string_view* keys, size_t n) const;
 
   // Looks for the newest entry for `user_key` with sequence <= `seq`.
@@ -169,6 +168,9 @@ class MemTable {
   IndexSlot* IndexProbe(std::string_view user_key, uint64_t hash);
   const IndexSlot* IndexFind(std::string_view user_key, uint64_t hash) const;
   void IndexGrow();
+  // Prefetch works on this many keys at a time (its arrays are on the
+  // stack); a server batch is smaller (Keyspace::kMaxPrefetch).
+  static constexpr size_t kPrefetchChunk = 32;
   // Links `entry` (an allocated version with its older link at entry - 8)
   // into the chain of `node`, keeping it newest first.
   static void ChainInsert(const char* node, const char* entry);

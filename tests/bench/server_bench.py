@@ -5,17 +5,16 @@ Python 3 standard library only. See tests/bench/README.md for what every
 figure means; DESIGN.md section 9 for the bars they are held to.
 
 Phases:
-  1. Throughput/latency/CPU. Rounds alternate the two servers (A B A B ...,
-     or A B B A ... with --order abba), each round on a fresh server in a
-     fresh directory. Per round, in this order on the same server:
+  1. Throughput/latency/CPU. Each round starts both servers fresh, in fresh
+     directories, and runs these workloads in this order on each:
         SET -P1, GET -P1, SET -P16, GET -P16, PING_MBULK -P64
-     --order pairs (the default) starts both servers fresh for a round and
-     runs each workload on one and then at once on the other, the first
-     alternating by workload and round, so the two runs of a pair are seconds
-     apart: on a VM whose speed drifts by tens of percent within a minute,
-     only such pairs compare like with like. The table then also shows the
-     median of the per-pair ratios.
-     (50 clients, -d 100, -r 100000, -n 300000). Each redis-benchmark run is
+     (50 clients, -d 100, -r 100000, -n 300000). With --order pairs (the
+     default) each workload runs on one server and at once on the other, the
+     first alternating by workload and round, so the two runs of a pair are
+     seconds apart: on a VM whose speed drifts by tens of percent within a
+     minute, only such pairs compare like with like, and the table also shows
+     the median of the per-pair ratios. --order abab / abba run a whole round
+     on one server, then on the other. Each redis-benchmark run is
      bracketed by reads of the server's utime+stime from /proc/PID/stat, so
      server CPU per request comes from the kernel, not from the client.
   2. Instructions per request. Each server runs under valgrind
@@ -776,7 +775,8 @@ def main():
                 json.dump({"date": now.isoformat(), "machine": mi, "versions": versions,
                            "params": {"clients": CLIENTS, "data_size": DATA_SIZE,
                                       "keyspace": KEYSPACE, "requests": n, "rounds": rounds,
-                                      "order": args.order, "client_threads": args.client_threads, "callgrind_requests": cg_n,
+                                      "order": args.order, "client_threads": args.client_threads,
+                                      "callgrind_requests": cg_n,
                                       "quick": args.quick},
                            "kv_args": kv_extra, "redis_args": redis_extra,
                            "summary": summary, "runs": results, "callgrind": cg,

@@ -365,10 +365,8 @@ TEST_CASE("memtable: Prefetch is only a hint: it changes no answer, count or siz
   for (int i = 0; i < 1400; i += 7) names.push_back("k" + std::to_string(i));  // half absent
   names.push_back("");
   std::vector<std::string_view> keys(names.begin(), names.end());
-  for (size_t at = 0; at < keys.size(); at += MemTable::kMaxPrefetch) {
-    // Over-long batches are cut at kMaxPrefetch.
-    mem.Prefetch(keys.data() + at, std::min(keys.size() - at, 3 * MemTable::kMaxPrefetch));
-  }
+  // Batches of every size from 1 to all of them (longer than one chunk).
+  for (size_t n = 1; n <= keys.size(); n++) mem.Prefetch(keys.data(), n);
   CHECK(mem.ApproximateMemoryUsage() == usage);
   CHECK(mem.NumEntries() == entries);
   CHECK(mem.NumKeys() == 700);
